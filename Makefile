@@ -1,0 +1,45 @@
+# sdnlab: `make demo` runs the main job, `make test` the whole suite.
+# Both install what they need first and are safe to run again.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SDNLAB := $(VENV)/bin/sdnlab
+DEMO := topologies/two-nodes.yaml
+# Debian packages; later parts of the project add theirs here.
+DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
+        mininet iputils-ping iproute2 ethtool python3-venv python3-pip
+
+.PHONY: setup debs ovs demo test lint bench clean
+
+setup: debs $(VENV)/.installed ovs
+
+debs:
+	@scripts/install-debs $(DEBS)
+
+# Debian's Python, with its site packages visible: Mininet and Open vSwitch's
+# Python library live there (see docs/environment.md).
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | debs
+	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $@
+
+ovs: debs
+	@scripts/start-ovs
+
+demo: setup
+	@mkdir -p build
+	$(SDNLAB) check $(DEMO)
+	$(SDNLAB) graph $(DEMO) -o build/demo.png
+	@echo "picture of the lab: build/demo.png"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) bench/check_scale.py
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,61 @@
+"""Deterministic values for what a file leaves to be assigned (dpids, MACs).
+
+Each value is a hash of the topology name and the object's name, so the same
+file gives the same values on every machine, and adding an object does not
+renumber the others. A clash with another value moves on to the next number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+from sdnlab.model import Bridge, Endpoint
+
+
+def _digest(*parts: str) -> bytes:
+    return hashlib.sha256("/".join(parts).encode()).digest()
+
+
+def assign_dpids(topology: str, bridges: dict[str, Bridge]) -> dict[str, Bridge]:
+    """Give every OVS bridge without a dpid a stable 48-bit one."""
+    used = {b.dpid for b in bridges.values() if b.dpid is not None}
+    out = dict(bridges)
+    for name in sorted(bridges):
+        bridge = bridges[name]
+        if not bridge.is_ovs or bridge.dpid is not None:
+            continue
+        dpid = int.from_bytes(_digest(topology, "bridge", name)[:6], "big") or 1
+        while dpid in used:
+            dpid = dpid % (2**48 - 1) + 1
+        used.add(dpid)
+        out[name] = dataclasses.replace(bridge, dpid=dpid)
+    return out
+
+
+def assign_macs(topology: str, endpoints: dict[str, Endpoint]) -> dict[str, Endpoint]:
+    """Give every NIC without a MAC a stable locally administered unicast one (02:...)."""
+    used = {nic.mac for e in endpoints.values() for nic in e.nics if nic.mac}
+    out = dict(endpoints)
+    for name in sorted(endpoints):
+        endpoint = endpoints[name]
+        if all(nic.mac for nic in endpoint.nics):
+            continue
+        nics = []
+        for nic in endpoint.nics:
+            if not nic.mac:
+                value = int.from_bytes(_digest(topology, "nic", name, str(nic.index))[:5], "big")
+                mac = _mac(value)
+                while mac in used:
+                    value = (value + 1) % 2**40
+                    mac = _mac(value)
+                used.add(mac)
+                nic = dataclasses.replace(nic, mac=mac)
+            nics.append(nic)
+        out[name] = dataclasses.replace(endpoint, nics=tuple(nics))
+    return out
+
+
+def _mac(value: int) -> str:
+    octets = [0x02] + list(value.to_bytes(5, "big"))
+    return ":".join(f"{o:02x}" for o in octets)

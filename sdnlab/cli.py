@@ -1,0 +1,79 @@
+"""The `sdnlab` command: one tool, obvious verbs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sdnlab import report
+from sdnlab.check import analyse
+from sdnlab.loader import load
+from sdnlab.problems import TopologyError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_FAILED
+    try:
+        return args.run(args)
+    except TopologyError as exc:
+        # Every verb that reads a file reports a bad one the same way, before doing anything.
+        if getattr(args, "json", False):
+            print(report.invalid_json(exc))
+        else:
+            print(report.invalid_text(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sdnlab", description="Check, draw, control, simulate and deploy a lab described in one YAML file.")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    check = sub.add_parser("check", help="validate a topology and compute segments, reachability and isolation")
+    check.add_argument("file", type=Path)
+    check.add_argument("--json", action="store_true", help="print the JSON object of the topology format")
+    check.set_defaults(run=_check)
+
+    graph = sub.add_parser("graph", help="draw a topology (PNG/SVG picture, or Mermaid/DOT text)")
+    graph.add_argument("file", type=Path)
+    graph.add_argument("-o", "--output", type=Path, help="picture to write; .png or .svg")
+    graph.add_argument("--format", choices=("picture", "mermaid", "dot"), default="picture", help="picture (default) or text to stdout")
+    graph.set_defaults(run=_graph)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    analysis = analyse(load(args.file))
+    print(report.valid_json(analysis) if args.json else report.valid_text(analysis))
+    return EXIT_OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from sdnlab import diagram
+
+    if args.format != "picture":
+        topology = load(args.file)
+        print(diagram.mermaid(topology) if args.format == "mermaid" else diagram.dot(topology))
+        return EXIT_OK
+    if args.output is None or args.output.suffix.lower() not in (".png", ".svg"):
+        print("sdnlab graph: give -o PICTURE.png or -o PICTURE.svg (or --format mermaid|dot)", file=sys.stderr)
+        return EXIT_FAILED
+    topology = load(args.file)
+    from sdnlab import draw
+
+    draw.draw(analyse(topology), args.output)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The typed topology model: read once from the file, used by everything after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+from typing import Iterator, Literal, Union
+
+UNTAGGED = "untagged"
+Segment = Union[int, str]  # a VLAN id, or UNTAGGED
+BridgeType = Literal["ovs", "linux"]
+EndpointType = Literal["kvm", "lxc", "host"]
+
+
+def segment_key(segment: Segment) -> tuple[int, int]:
+    """Sort order for segments: VLAN ids ascending, then `untagged`."""
+    return (1, 0) if segment == UNTAGGED else (0, int(segment))
+
+
+@dataclass(frozen=True)
+class Bridge:
+    name: str
+    type: BridgeType
+    node: str
+    dpid: int | None = None  # OVS only; always set for OVS after loading
+    vlan_aware: bool = False  # OVS bridges are always VLAN-aware
+
+    @property
+    def is_ovs(self) -> bool:
+        return self.type == "ovs"
+
+    @property
+    def keeps_vlans_apart(self) -> bool:
+        """Whether the bridge can carry tagged segments (OVS or VLAN-aware Linux)."""
+        return self.is_ovs or self.vlan_aware
+
+
+@dataclass(frozen=True)
+class Nic:
+    endpoint: str
+    index: int
+    bridge: str
+    mac: str
+    tag: int | None = None
+    ip: IPv4Interface | None = None
+
+    @property
+    def segment(self) -> Segment:
+        return UNTAGGED if self.tag is None else self.tag
+
+    @property
+    def id(self) -> str:
+        """Stable identifier used to bind a switch port to this NIC."""
+        return f"{self.endpoint}.{self.index}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    type: EndpointType
+    node: str
+    nics: tuple[Nic, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    index: int
+    between: tuple[str, str]
+    trunks: frozenset[int]
+    untagged: bool = True
+    name: str | None = None
+
+    @property
+    def segments(self) -> frozenset[Segment]:
+        """Every segment the link carries."""
+        return self.trunks | {UNTAGGED} if self.untagged else self.trunks
+
+    def carries(self, segment: Segment) -> bool:
+        return segment == UNTAGGED and self.untagged or segment in self.trunks
+
+    @property
+    def id(self) -> str:
+        """Stable identifier used to bind the link's ports (its name, or its position)."""
+        return self.name or f"link{self.index}"
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    host: str = "127.0.0.1"
+    port: int = 6653
+    mac_limit: int = 256  # learned MACs per port before new sources are ignored
+    mac_idle_timeout: int = 300  # seconds a learned MAC lives without traffic
+    packet_in_rate: int = 1000  # packet-ins per second per switch, metered on the switch
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    bridges: dict[str, Bridge]
+    nodes: tuple[str, ...] = ("node1",)
+    vlans: dict[int, str | None] = field(default_factory=dict)  # id -> name
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    description: str = ""
+    source: str = "<memory>"
+
+    def nics(self) -> Iterator[Nic]:
+        for endpoint in self.endpoints.values():
+            yield from endpoint.nics
+
+    def segments(self) -> list[Segment]:
+        """Every declared VLAN plus `untagged`, in sort order."""
+        return [*sorted(self.vlans), UNTAGGED]
+
+    def vlan_label(self, segment: Segment) -> str:
+        """'10 (web)', '20' or 'untagged', for people."""
+        if segment == UNTAGGED:
+            return UNTAGGED
+        name = self.vlans.get(int(segment))
+        return f"{segment} ({name})" if name else str(segment)
