@@ -9,10 +9,10 @@ pair lists (quadratic by nature) are produced only when asked for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
-from typing import Iterator
 
 import networkx as nx
 

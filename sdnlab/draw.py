@@ -50,24 +50,30 @@ def segment_colours(topology: Topology) -> dict[Segment, str]:
 def layout(topology: Topology) -> Layout:
     """Positions for every bridge and endpoint, and a box for every node."""
     homes: dict[str, list[str]] = {b: [] for b in topology.bridges}
-    for name in sorted(topology.endpoints):
+    # Under each bridge, endpoints are grouped by segment so colours read as blocks.
+    for name in sorted(topology.endpoints, key=lambda n: (segment_key(topology.endpoints[n].nics[0].segment), n)):
         homes[topology.endpoints[name].nics[0].bridge].append(name)
-    fabric = [n for n in topology.nodes if not any(homes[b] for b in topology.bridges if topology.bridges[b].node == n)]
+    on_node = {n: [b for b in topology.bridges if topology.bridges[b].node == n] for n in topology.nodes}
+    fabric = [n for n in topology.nodes if not any(homes[b] for b in on_node[n])]
     rows = [fabric, [n for n in topology.nodes if n not in fabric]] if fabric else [list(topology.nodes)]
+    rows = [r for r in rows if r]
+    sizes = {}
+    for node, bridges in on_node.items():
+        # A node of bridges only (a fabric) spreads them out so links fan clearly.
+        widths = [max(2 if node in fabric else 1, min(PER_ROW, len(homes[b]))) for b in bridges]
+        depth = max((math.ceil(len(homes[b]) / PER_ROW) for b in bridges), default=0)
+        sizes[node] = (widths, max(sum(widths), 1) * CELL_W + 0.4, (1 + depth) * CELL_H + 0.5)
+    row_widths = [sum(sizes[n][1] for n in row) + 0.6 * (len(row) - 1) for row in rows]
+    widest = max(row_widths, default=0)
     out = Layout()
     y_top = 0.0
-    for row in rows:
-        x = 0.0
-        row_height = 0.0
+    for row, row_width in zip(rows, row_widths, strict=False):
+        x = (widest - row_width) / 2
         for node in row:
-            bridges = [b for b in topology.bridges if topology.bridges[b].node == node]
-            widths = [max(1, min(PER_ROW, len(homes[b]))) for b in bridges]
-            depth = max((math.ceil(len(homes[b]) / PER_ROW) for b in bridges), default=0)
-            w = max(sum(widths), 1) * CELL_W + 0.4
-            h = (1 + depth) * CELL_H + 0.5
+            widths, w, h = sizes[node]
             out.boxes[node] = (x, y_top - h, w, h)
             bx = x + 0.2
-            for bridge, width in zip(bridges, widths):
+            for bridge, width in zip(on_node[node], widths, strict=False):
                 cx = bx + width * CELL_W / 2
                 out.bridges[bridge] = (cx, y_top - 0.55)
                 for i, name in enumerate(homes[bridge]):
@@ -77,8 +83,28 @@ def layout(topology: Topology) -> Layout:
                     out.endpoints[name] = (ex, y_top - 0.55 - (line + 1) * CELL_H)
                 bx += width * CELL_W
             x += w + 0.6
-            row_height = max(row_height, h)
-        y_top -= row_height + 1.2
+        y_top -= max(sizes[n][2] for n in row) + 1.6
+    return out
+
+
+def link_arcs(topology: Topology, pos: Layout) -> list[tuple[object, tuple[float, float], tuple[float, float], float, tuple[float, float]]]:
+    """(link, start, end, curvature, middle of the curve) for every link."""
+    seen: dict[frozenset[str], int] = {}
+    out = []
+    for link in topology.links:
+        pair = frozenset(link.between)
+        nth = seen.get(pair, 0)
+        seen[pair] = nth + 1
+        (x1, y1), (x2, y2) = pos.bridges[link.between[0]], pos.bridges[link.between[1]]
+        dx, dy = x2 - x1, y2 - y1
+        dist = math.hypot(dx, dy) or 1.0
+        # Long links curve less (they would leave the picture); parallel links
+        # bow out alternately so each one and its label stay visible.
+        base = 0.25 * min(1.0, 4.0 / dist) + 0.12 * (nth // 2)
+        rad = base if nth % 2 == 0 else -base
+        # arc3 puts its control point at mid + rad*(dy, -dx); the curve's middle is halfway there.
+        middle = ((x1 + x2) / 2 + rad * dy / 2, (y1 + y2) / 2 - rad * dx / 2)
+        out.append((link, (x1, y1), (x2, y2), rad, middle))
     return out
 
 
@@ -107,8 +133,9 @@ def draw(analysis: Analysis, output: str | Path, title: str | None = None) -> Pa
     topology = analysis.topology
     pos = layout(topology)
     colours = segment_colours(topology)
-    xs = [x for x, _, w, _ in pos.boxes.values()] + [x + w for x, _, w, _ in pos.boxes.values()]
-    ys = [y for _, y, _, h in pos.boxes.values()] + [y + h for _, y, _, h in pos.boxes.values()]
+    arcs = link_arcs(topology, pos)
+    xs = [x for x, _, w, _ in pos.boxes.values()] + [x + w for x, _, w, _ in pos.boxes.values()] + [m[0] for *_, m in arcs]
+    ys = [y for _, y, _, h in pos.boxes.values()] + [y + h for _, y, _, h in pos.boxes.values()] + [m[1] for *_, m in arcs]
     span_w, span_h = max(xs) - min(xs), max(ys) - min(ys)
     fig, ax = plt.subplots(figsize=(min(max(span_w * 1.1, 6), 40), min(max(span_h * 1.1 + 1.2, 4), 30)))
     for node, (x, y, w, h) in pos.boxes.items():
@@ -122,7 +149,7 @@ def draw(analysis: Analysis, output: str | Path, title: str | None = None) -> Pa
         ax.scatter([ex], [ey], s=260, marker=MARKERS[endpoint.type], c=[colours[endpoint.nics[0].segment]], edgecolors="black", linewidths=0.6, zorder=3)
         label = name + "".join(f"\n{nic.ip.ip}" for nic in endpoint.nics if nic.ip)
         ax.text(ex, ey - 0.22, label, ha="center", va="top", fontsize=7, zorder=4)
-    _draw_links(ax, topology, pos)
+    _draw_links(ax, topology, arcs)
     for name, (bx, by) in pos.bridges.items():
         bridge = topology.bridges[name]
         face = "#2b6cb0" if bridge.is_ovs else ("#805ad5" if bridge.vlan_aware else "#a0aec0")
@@ -141,20 +168,9 @@ def draw(analysis: Analysis, output: str | Path, title: str | None = None) -> Pa
     return output
 
 
-def _draw_links(ax, topology: Topology, pos: Layout) -> None:
-    seen: dict[frozenset[str], int] = {}
-    for link in topology.links:
-        pair = frozenset(link.between)
-        nth = seen.get(pair, 0)
-        seen[pair] = nth + 1
-        # Parallel links bow out alternately so each one and its label stay visible.
-        rad = 0.25 + 0.2 * (nth // 2) if nth % 2 == 0 else -(0.25 + 0.2 * (nth // 2))
-        (x1, y1), (x2, y2) = pos.bridges[link.between[0]], pos.bridges[link.between[1]]
-        ax.add_patch(FancyArrowPatch((x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#2d3748", lw=2.2, zorder=2))
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-        dx, dy = x2 - x1, y2 - y1
-        # arc3 puts its control point at mid + rad*(dy, -dx); the curve's middle is halfway there.
-        lx, ly = mx + rad * dy / 2, my - rad * dx / 2
+def _draw_links(ax, topology: Topology, arcs: list) -> None:
+    for link, start, end, rad, (lx, ly) in arcs:
+        ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#2d3748", lw=2.2, zorder=2))
         ax.text(lx, ly, link_label(topology, link.trunks, link.untagged).strip(), fontsize=7, ha="center", va="center", zorder=6,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "#fffbea", "ec": "#d69e2e", "lw": 0.5})
 

@@ -7,14 +7,14 @@ Nothing here touches the machine: loading is pure.
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Interface, AddressValueError, NetmaskValueError
+from ipaddress import AddressValueError, IPv4Interface, NetmaskValueError
 from pathlib import Path
 from typing import Any
 
 from sdnlab.assign import assign_dpids, assign_macs
 from sdnlab.model import (
-    ControllerConfig,
     Bridge,
+    ControllerConfig,
     Endpoint,
     Link,
     Nic,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
-from typing import Iterator, Literal, Union
+from typing import Literal
 
 UNTAGGED = "untagged"
-Segment = Union[int, str]  # a VLAN id, or UNTAGGED
+Segment = int | str  # a VLAN id, or UNTAGGED
 BridgeType = Literal["ovs", "linux"]
 EndpointType = Literal["kvm", "lxc", "host"]
 
