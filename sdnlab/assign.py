@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from sdnlab.model import Bridge, Endpoint
+from sdnlab.model import Bridge, Endpoint, Nic
 
 
 def _digest(*parts: str) -> bytes:
@@ -50,9 +50,10 @@ def assign_macs(topology: str, endpoints: dict[str, Endpoint]) -> dict[str, Endp
                     value = (value + 1) % 2**40
                     mac = _mac(value)
                 used.add(mac)
-                nic = dataclasses.replace(nic, mac=mac)
+                # Direct construction: dataclasses.replace costs ~9 us a call, 10,000 NICs add up.
+                nic = Nic(nic.endpoint, nic.index, nic.bridge, mac, nic.tag, nic.ip)
             nics.append(nic)
-        out[name] = dataclasses.replace(endpoint, nics=tuple(nics))
+        out[name] = Endpoint(endpoint.name, endpoint.type, endpoint.node, tuple(nics))
     return out
 
 

@@ -16,25 +16,28 @@ from itertools import combinations
 
 import networkx as nx
 
+from sdnlab.gcutil import no_cyclic_gc
 from sdnlab.model import UNTAGGED, Nic, Segment, Topology, segment_key
 
 Pair = tuple[str, str]
 
 
-def bridge_graph(topology: Topology) -> nx.MultiGraph:
-    """Bridges as nodes, one edge per link (key = link index) with the segments it carries."""
-    graph = nx.MultiGraph()
-    for bridge in topology.bridges.values():
-        graph.add_node(bridge.name, node=bridge.node, type=bridge.type)
+def segment_components(topology: Topology) -> dict[Segment, nx.utils.UnionFind]:
+    """For each segment, its bridges grouped by the links that carry that segment.
+
+    One pass over the links builds every segment's groups, so the work grows
+    with the file (links times the segments they carry). A filtered
+    `nx.subgraph_view` per segment walks the whole graph once per segment and
+    was measured at 4.7 million filter calls for 1,000 bridges and 100 VLANs;
+    building an `nx.Graph` per segment spent 8 us per edge on attribute dicts.
+    """
+    groups: dict[Segment, nx.utils.UnionFind] = {}
     for link in topology.links:
-        graph.add_edge(*link.between, key=link.index, segments=link.segments, link=link)
-    return graph
-
-
-def segment_view(graph: nx.MultiGraph, segment: Segment) -> nx.MultiGraph:
-    """The bridge graph as seen by one segment: only links that carry it (a view, no copy)."""
-    edges = graph.edges
-    return nx.subgraph_view(graph, filter_edge=lambda u, v, k: segment in edges[u, v, k]["segments"])
+        for segment in link.segments:
+            if segment not in groups:
+                groups[segment] = nx.utils.UnionFind()
+            groups[segment].union(*link.between)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class ReachClass:
     """One segment's connected set of bridges and the NICs of that segment on them."""
 
     segment: Segment
-    bridges: frozenset[str]
+    bridges: frozenset[str]  # the bridges of the group that have NICs of the segment
     nics: tuple[Nic, ...]
 
     @cached_property
@@ -131,7 +134,12 @@ class Analysis:
 
 def analyse(topology: Topology) -> Analysis:
     """Compute reach classes and ping warnings for a loaded topology."""
-    graph = bridge_graph(topology)
+    with no_cyclic_gc():
+        return _analyse(topology)
+
+
+def _analyse(topology: Topology) -> Analysis:
+    components = segment_components(topology)
     by_segment: dict[Segment, dict[str, list[Nic]]] = {}
     for nic in topology.nics():
         by_segment.setdefault(nic.segment, {}).setdefault(nic.bridge, []).append(nic)
@@ -139,15 +147,14 @@ def analyse(topology: Topology) -> Analysis:
     classes: list[ReachClass] = []
     for segment in sorted(by_segment, key=segment_key):
         on_bridge = by_segment[segment]
-        view = segment_view(graph, segment)
-        seen: set[str] = set()
-        for start in sorted(on_bridge):
-            if start in seen:
-                continue
-            component = nx.node_connected_component(view, start)
-            seen |= component
-            nics = tuple(nic for b in sorted(component & on_bridge.keys()) for nic in on_bridge[b])
-            classes.append(ReachClass(segment, frozenset(component), nics))
+        groups = components.get(segment)
+        members: dict[str, list[str]] = {}
+        for bridge in sorted(on_bridge):
+            root = groups[bridge] if groups is not None else bridge
+            members.setdefault(root, []).append(bridge)
+        for bridges in members.values():
+            nics = tuple(nic for b in bridges for nic in on_bridge[b])
+            classes.append(ReachClass(segment, frozenset(bridges), nics))
     analysis = Analysis(topology, classes)
     analysis.warnings = _ping_warnings(analysis)
     return analysis

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sdnlab.assign import assign_dpids, assign_macs
+from sdnlab.gcutil import no_cyclic_gc
 from sdnlab.model import (
     Bridge,
     ControllerConfig,
@@ -48,11 +49,12 @@ def load(path: str | Path) -> Topology:
 
 def loads(text: str, file: str = "<string>") -> Topology:
     """Validate topology YAML given as text; `file` names it in errors."""
-    src = read_text(text, file)
-    if src.problems and src.value is None:
-        raise TopologyError(src.problems)
-    reader = _Reader(src)
-    topology = reader.topology()
+    with no_cyclic_gc():
+        src = read_text(text, file)
+        if src.problems and src.value is None:
+            raise TopologyError(src.problems)
+        reader = _Reader(src)
+        topology = reader.topology()
     if reader.problems:
         raise TopologyError(reader.problems)
     return topology

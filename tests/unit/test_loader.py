@@ -244,3 +244,26 @@ def test_missing_file_directory_and_binary(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00name")
     with pytest.raises(TopologyError, match="not UTF-8"):
         load(binary)
+
+
+def test_scalars_are_typed_as_yaml_1_1_says():
+    from sdnlab.yamlsrc import read_text
+
+    text = "a: 10\nb: '10'\nc: 0x1f\nd: true\ne: ~\nf: 1.5\ng: !!str 12\nh: no\ni: -3\nj: 010\nk: web\nl:\n"
+    assert read_text(text, "t").value == {
+        "a": 10, "b": "10", "c": 31, "d": True, "e": None, "f": 1.5, "g": "12", "h": False, "i": -3, "j": 8, "k": "web", "l": None,
+    }
+
+
+def test_unknown_tag_is_an_error_not_a_traceback():
+    found = problems("name: !custom x\nbridges: {br: {type: ovs}}\n")
+    assert found and "not valid YAML" in found[0][1]
+
+
+def test_libyaml_parser_is_used():
+    # The pure-Python scanner is ~10x slower; the scale benchmark depends on this.
+    from yaml.cyaml import CParser
+
+    from sdnlab.yamlsrc import _Parser
+
+    assert _Parser is CParser
