@@ -17,7 +17,7 @@ debs:
 	@scripts/install-debs $(DEBS)
 
 # Debian's Python, with its site packages visible: Mininet and Open vSwitch's
-# Python library live there (see docs/environment.md).
+# Python library live there (see README.md, Machine notes).
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | debs
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'

@@ -1,0 +1,1 @@
+"""The Mininet replay of a topology (issue 4): not written yet."""
