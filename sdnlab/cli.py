@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdnlab", description="Check, draw, control, simulate and deploy a lab described in one YAML file.")
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    check = sub.add_parser("check", help="validate a topology and compute segments, reachability and isolation")
+    check = sub.add_parser("check", help="validate a topology (or a scenario) and compute segments, reachability and isolation")
     check.add_argument("file", type=Path)
     check.add_argument("--json", action="store_true", help="print the JSON object of the topology format")
     check.set_defaults(run=_check)
@@ -52,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    analysis = analyse(load(args.file))
+    from sdnlab.scenario import Scenario, load_any
+
+    loaded = load_any(args.file)
+    if isinstance(loaded, Scenario):
+        print(report.scenario_json(loaded) if args.json else report.scenario_text(loaded))
+        return EXIT_OK
+    analysis = analyse(loaded)
     print(report.valid_json(analysis) if args.json else report.valid_text(analysis))
     return EXIT_OK
 

@@ -33,9 +33,14 @@ DEFAULT_NODE = "node1"
 
 def load(path: str | Path) -> Topology:
     """Read and validate a topology file; raise TopologyError listing every problem."""
+    return loads(read_source(path), str(path))
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a file, or a TopologyError saying plainly why it cannot be had."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except IsADirectoryError:
         raise TopologyError([Problem(file, None, None, "", "is a directory, not a topology file")]) from None
     except FileNotFoundError:
@@ -44,7 +49,6 @@ def load(path: str | Path) -> Topology:
         raise TopologyError([Problem(file, None, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
         raise TopologyError([Problem(file, None, None, "", f"cannot be read: {exc.strerror}")]) from None
-    return loads(text, file)
 
 
 def loads(text: str, file: str = "<string>") -> Topology:

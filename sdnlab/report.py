@@ -80,3 +80,45 @@ def _groups(analysis: Analysis) -> list[str]:
             shown = " ".join(cls.endpoints[:12]) + (f" ... (+{len(cls.endpoints) - 12})" if len(cls.endpoints) > 12 else "")
             out.append(f"  {topo.vlan_label(cls.segment)}: {len(cls.endpoints)} endpoints: {shown}")
     return out
+
+
+def _describe(step, scenario) -> str:
+    topo = scenario.topology
+    if step.kind in ("link_down", "link_up"):
+        return f"{step.kind} " + ", ".join(topo.links[i].id + " (" + "-".join(topo.links[i].between) + ")" for i in step.links)
+    if step.kind in ("nic_down", "nic_up"):
+        return f"{step.kind} {step.endpoint}"
+    if step.kind == "set_tag":
+        tag = "untagged" if step.tag is None else f"tag {step.tag}"
+        return f"set_tag {step.endpoint} NIC {step.nic} to {tag}" + (f", ip {step.ip}" if step.ip else "")
+    if step.kind == "wait":
+        return f"wait {step.seconds:g} s"
+    if step.kind == "restart":
+        return "restart controller"
+    return "expect intent" if step.intent else "expect listed pairs"
+
+
+def scenario_text(scenario) -> str:
+    """A valid scenario's steps, with what each `expect` will require."""
+    expects = {step.index: (probe, good) for step, probe, good in scenario.intent_at()}
+    out = [f"{scenario.source}: scenario is valid, on topology '{scenario.topology.name}' ({scenario.topology.source}), {len(scenario.steps)} steps"]
+    for step in scenario.steps:
+        out.append(f"  {step.index + 1:>2}. {_describe(step, scenario)}")
+        if step.index in expects:
+            probe, good = expects[step.index]
+            fmt = lambda pairs: " ".join(f"{a}-{b}" for a, b in pairs) or "none"  # noqa: E731
+            out.append(f"      probes {len(probe)} pairs; reachable: {fmt(sorted(good))}; isolated: {fmt([p for p in probe if p not in good])}")
+    return "\n".join(out)
+
+
+def scenario_json(scenario) -> str:
+    steps = []
+    expects = {step.index: (probe, good) for step, probe, good in scenario.intent_at()}
+    for step in scenario.steps:
+        item = {"step": step.index, "line": step.line, "description": _describe(step, scenario)}
+        if step.index in expects:
+            probe, good = expects[step.index]
+            item["reachable"] = [list(p) for p in sorted(good)]
+            item["isolated"] = [list(p) for p in probe if p not in good]
+        steps.append(item)
+    return json.dumps({"scenario": scenario.source, "topology": scenario.topology.name, "valid": True, "errors": [], "steps": steps}, indent=2)
