@@ -116,9 +116,6 @@ class Analysis:
                 if mine.isdisjoint(classes_of[b]):
                     yield (a, b)
 
-    def reach_classes_of(self, endpoint: str) -> list[ReachClass]:
-        return [self.classes[i] for i in sorted(self._classes_of[endpoint])]
-
     def to_json(self) -> dict:
         """The object of `sdnlab check --json` (see the topology format document)."""
         return {

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from sdnlab.draw import link_label, segment_colours
-from sdnlab.model import Topology
+from sdnlab.model import Bridge, Endpoint, Topology
 
 
 def _id(name: str) -> str:
     # Mermaid and DOT identifiers may not contain '-'; names may.
     return name.replace("-", "_")
+
+
+def _on_node(topology: Topology, node: str) -> tuple[list[Bridge], list[Endpoint]]:
+    return ([b for b in topology.bridges.values() if b.node == node], [e for e in topology.endpoints.values() if e.node == node])
 
 
 def mermaid(topology: Topology) -> str:
@@ -17,9 +21,10 @@ def mermaid(topology: Topology) -> str:
     out = ["flowchart LR"]
     for node in topology.nodes:
         out.append(f"  subgraph {_id('node_' + node)}[{node}]")
-        for bridge in (b for b in topology.bridges.values() if b.node == node):
+        bridges, endpoints = _on_node(topology, node)
+        for bridge in bridges:
             out.append(f"    {_id(bridge.name)}[[{bridge.name} {bridge.type}]]")
-        for endpoint in (e for e in topology.endpoints.values() if e.node == node):
+        for endpoint in endpoints:
             out.append(f"    {_id(endpoint.name)}([{endpoint.name} {endpoint.type}])")
         out.append("  end")
     styles = []
@@ -41,9 +46,10 @@ def dot(topology: Topology) -> str:
     out = ["graph topology {", "  rankdir=TB; node [fontname=Helvetica, fontsize=10];"]
     for node in topology.nodes:
         out.append(f'  subgraph cluster_{_id(node)} {{ label="{node}"; style=rounded;')
-        for bridge in (b for b in topology.bridges.values() if b.node == node):
+        bridges, endpoints = _on_node(topology, node)
+        for bridge in bridges:
             out.append(f'    {_id(bridge.name)} [shape=box, style=filled, fillcolor="#bee3f8", label="{bridge.name}\\n{bridge.type}"];')
-        for endpoint in (e for e in topology.endpoints.values() if e.node == node):
+        for endpoint in endpoints:
             out.append(f'    {_id(endpoint.name)} [shape=ellipse, style=filled, fillcolor="{colours[endpoint.nics[0].segment]}", label="{endpoint.name}"];')
         out.append("  }")
     for endpoint in topology.endpoints.values():

@@ -110,10 +110,6 @@ class Topology:
         for endpoint in self.endpoints.values():
             yield from endpoint.nics
 
-    def segments(self) -> list[Segment]:
-        """Every declared VLAN plus `untagged`, in sort order."""
-        return [*sorted(self.vlans), UNTAGGED]
-
     def vlan_label(self, segment: Segment) -> str:
         """'10 (web)', '20' or 'untagged', for people."""
         if segment == UNTAGGED:

@@ -16,7 +16,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any
 
-from sdnlab.check import Analysis, analyse
+from sdnlab.check import analyse
 from sdnlab.loader import load, read_source
 from sdnlab.model import Endpoint, Nic, Topology
 from sdnlab.problems import Index, Problem, TopologyError, render_path
@@ -296,10 +296,3 @@ class _ScenarioReader:
             return None
         return Step(i, "expect", line, reachable=tuple(lists["reachable"]), isolated=tuple(lists["isolated"]))
 
-
-def analysis_after(scenario: Scenario, upto: int) -> Analysis:
-    """The check's view of the lab after steps[0..upto] (inclusive)."""
-    state = LabState(scenario.topology)
-    for step in scenario.steps[: upto + 1]:
-        state.apply(step)
-    return analyse(state.topology())
