@@ -1,0 +1,104 @@
+"""The flow-deciding core: events in, flow-mods per bridge out. No sockets.
+
+The os-ken app (app.py) turns OpenFlow and OVSDB events into calls here and
+sends what comes back; tests drive the same calls against simulated tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from controller.flows import COOKIE_LEARNED, COOKIE_STATIC, Flow, FlowMod
+from controller.learning import MacTable
+from controller.pipeline import diff, static_flows
+from controller.state import Resolved, SwitchView, resolve
+from controller.trees import flood_trees, live_links
+from sdnlab.model import Segment, Topology
+
+LOG = logging.getLogger("sdnlab.controller")
+
+
+@dataclass
+class Core:
+    topology: Topology
+    views: dict[str, SwitchView] = field(default_factory=dict)
+    resolved: dict[str, Resolved] = field(default_factory=dict)
+    installed: dict[str, list[Flow]] = field(default_factory=dict)  # static flows as last sent
+    macs: dict[str, MacTable] = field(default_factory=dict)
+    trees: dict[Segment, frozenset[int]] = field(default_factory=dict)
+
+    def bridge_of(self, dpid: int) -> str | None:
+        """The topology's OVS bridge with this datapath id."""
+        for bridge in self.topology.bridges.values():
+            if bridge.dpid == dpid:
+                return bridge.name
+        return None
+
+    def connect(self, view: SwitchView, installed: list[Flow], now: float) -> dict[str, list[FlowMod]]:
+        """A switch connected; `installed` is what its tables already hold (ours only).
+
+        Nothing is flushed: static flows are diffed, learned flows adopted,
+        so a controller restart does not disturb traffic.
+        """
+        cfg = self.topology.controller
+        table = MacTable(limit=cfg.mac_limit, idle_timeout=cfg.mac_idle_timeout)
+        table.adopt(installed, now)
+        self.macs[view.bridge] = table
+        self.installed[view.bridge] = [f for f in installed if f.cookie == COOKIE_STATIC]
+        self.views[view.bridge] = view
+        return self._reconcile()
+
+    def update_ports(self, view: SwitchView) -> dict[str, list[FlowMod]]:
+        """A switch's ports or their bindings changed (added, removed, up, down)."""
+        if view.bridge not in self.views:
+            return {}
+        self.views[view.bridge] = view
+        return self._reconcile()
+
+    def disconnect(self, bridge: str) -> dict[str, list[FlowMod]]:
+        """A switch went away: the others' trees may change."""
+        for table in (self.views, self.resolved, self.installed, self.macs):
+            table.pop(bridge, None)
+        return self._reconcile()
+
+    def packet_in(self, bridge: str, in_port: int, vid: int, src: str, now: float) -> list[FlowMod]:
+        resolved = self.resolved.get(bridge)
+        if resolved is None or (in_port not in resolved.nics and in_port not in resolved.links):
+            return []
+        return self.macs[bridge].packet_in(in_port, vid, src, now)
+
+    def flow_removed(self, bridge: str, flow: Flow) -> list[FlowMod]:
+        """The switch reports a removed flow; a learned source that expired takes its destination flow along."""
+        if flow.cookie != COOKIE_LEARNED or bridge not in self.macs:
+            return []
+        fields = flow.fields
+        if "eth_src" not in fields:
+            return []
+        return self.macs[bridge].expired(fields["vlan_vid"], fields["eth_src"], fields["in_port"])
+
+    def _reconcile(self) -> dict[str, list[FlowMod]]:
+        self.resolved = {b: resolve(self.topology, v) for b, v in self.views.items()}
+        passive = frozenset(b.name for b in self.topology.bridges.values() if not b.is_ovs)
+        trees = flood_trees(live_links({b: r.links for b, r in self.resolved.items()}, passive))
+        moved = trees != self.trees
+        if moved:
+            LOG.info("flood trees: %s", {str(s): sorted(self.topology.links[i].id for i in t) for s, t in sorted(trees.items(), key=lambda x: str(x[0]))})
+        self.trees = trees
+        out: dict[str, list[FlowMod]] = {}
+        for bridge, resolved in self.resolved.items():
+            table = self.macs[bridge]
+            table.access_ports = {p for p, nic in resolved.nics.items() if nic.tag is not None}
+            wanted = static_flows(resolved, trees)
+            mods = diff(self.installed.get(bridge, []), wanted)
+            self.installed[bridge] = wanted
+            # Learned entries on ports that are gone are stale; after the trees
+            # move, entries behind links may point the wrong way: relearn them.
+            usable = set(resolved.nics) | set(resolved.links)
+            stale = {e.port for e in table.entries.values() if e.port not in usable}
+            if moved:
+                stale |= set(resolved.links)
+            mods += table.forget_ports(stale)
+            if mods:
+                out[bridge] = mods
+        return out
