@@ -79,9 +79,15 @@ class Core:
 
     def _reconcile(self) -> dict[str, list[FlowMod]]:
         self.resolved = {b: resolve(self.topology, v) for b, v in self.views.items()}
-        passive = frozenset(b.name for b in self.topology.bridges.values() if not b.is_ovs)
+        # An end we cannot see counts as present: a Linux bridge speaks no
+        # OpenFlow, and a switch not connected to us (yet, or any more) still
+        # forwards with fail_mode=secure. Treating it as gone would tear down
+        # trunk flows while switches reconnect after a controller restart.
+        passive = frozenset(b.name for b in self.topology.bridges.values() if not b.is_ovs or b.name not in self.views)
         trees = flood_trees(live_links({b: r.links for b, r in self.resolved.items()}, passive))
-        moved = trees != self.trees
+        # The first trees a (re)started core computes are not a move: what it
+        # adopted from the switches was learned on the same links.
+        moved = bool(self.trees) and trees != self.trees
         if moved:
             LOG.info("flood trees: %s", {str(s): sorted(self.topology.links[i].id for i in t) for s, t in sorted(trees.items(), key=lambda x: str(x[0]))})
         self.trees = trees

@@ -1,0 +1,242 @@
+"""The controller's core against simulated OpenFlow tables: where does a frame go?"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from controller.core import Core
+from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, Flow, parse_dump
+from controller.oftable import Fabric, FlowTables, Frame
+from controller.pipeline import diff
+from controller.simlab import SimulatedLab
+from sdnlab import analyse, load, loads
+from tests.conftest import TOPOLOGIES
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+BUNDLED = sorted(p.name for p in TOPOLOGIES.glob("*.yaml"))
+
+
+def mac(topology, nic_id: str) -> str:
+    name, index = nic_id.split(".")
+    return topology.endpoints[name].nics[int(index)].mac
+
+
+def expected_receivers(topology, nic_id: str) -> set[str]:
+    """NICs the check says are L2-reachable from this NIC (same reach class)."""
+    analysis = analyse(topology)
+    for cls in analysis.classes:
+        ids = {n.id for n in cls.nics}
+        if nic_id in ids:
+            return ids - {nic_id}
+    raise AssertionError(nic_id)
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_broadcast_reaches_exactly_the_reach_class(name):
+    topology = load(TOPOLOGIES / name)
+    lab = SimulatedLab(topology)
+    for nic in topology.nics():
+        got = lab.send(nic.id, Frame(nic.mac, BROADCAST))
+        assert got == expected_receivers(topology, nic.id), nic.id
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_forged_and_double_tagged_frames_reach_nobody_else(name):
+    topology = load(TOPOLOGIES / name)
+    lab = SimulatedLab(topology)
+    vids = sorted(topology.vlans) + [1, 4094]
+    others = [n.mac for n in topology.nics()]
+    for nic in topology.nics():
+        allowed = expected_receivers(topology, nic.id)
+        for vid in vids:
+            assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(vid,))) == set(), (nic.id, vid)
+            assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(vid, vid))) == set()
+            if nic.tag is not None:
+                assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(nic.tag, vid))) == set()
+        # A forged source (another endpoint's MAC) changes nothing about where frames may go.
+        for forged in others[:5]:
+            assert lab.send(nic.id, Frame(forged, BROADCAST)) <= allowed
+            for dst in others:
+                assert lab.send(nic.id, Frame(forged, dst)) <= allowed
+
+
+def test_known_unicast_goes_only_to_its_port_and_learning_is_per_vlan():
+    topology = load(TOPOLOGIES / "two-nodes.yaml")
+    lab = SimulatedLab(topology)
+    web1, web2 = mac(topology, "web1.0"), mac(topology, "web2.0")
+    assert lab.send("web1.0", Frame(web1, web2)) == {"web2.0"}  # unknown: flooded in VLAN 10 only
+    assert lab.send("web2.0", Frame(web2, web1)) == {"web1.0"}
+    before = len(lab.fabric.tables["vmbr1"].flows)
+    assert lab.send("web1.0", Frame(web1, web2)) == {"web2.0"}
+    assert len(lab.fabric.tables["vmbr1"].flows) == before  # nothing new: it was known
+    learned = [f for f in lab.flows("vmbr1") if f.cookie == COOKIE_LEARNED and f.table == FORWARD]
+    assert {f.fields["eth_dst"] for f in learned} == {web1, web2}
+
+
+def test_same_mac_in_two_vlans_is_two_entries():
+    topology = loads("""name: x
+vlans: {10: {}, 20: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  a: {type: host, nics: [{bridge: br, tag: 10, mac: '02:00:00:00:00:01'}]}
+  b: {type: host, nics: [{bridge: br, tag: 20, mac: '02:00:00:00:00:02'}]}
+  c: {type: host, nics: [{bridge: br, tag: 10}]}
+  d: {type: host, nics: [{bridge: br, tag: 20}]}
+""")
+    lab = SimulatedLab(topology)
+    shared = "02:aa:00:00:00:01"
+    assert lab.send("a.0", Frame(shared, BROADCAST)) == {"c.0"}
+    assert lab.send("b.0", Frame(shared, BROADCAST)) == {"d.0"}
+    assert len(lab.core.macs["br"].entries) == 2
+    assert lab.send("c.0", Frame(mac(topology, "c.0"), shared)) == {"a.0"}
+    assert lab.send("d.0", Frame(mac(topology, "d.0"), shared)) == {"b.0"}
+
+
+def test_host_move_relearns():
+    topology = load(TOPOLOGIES / "one-bridge.yaml")
+    lab = SimulatedLab(topology)
+    a1, a2 = mac(topology, "a1.0"), mac(topology, "a2.0")
+    lab.send("a1.0", Frame(a1, BROADCAST))
+    assert lab.send("a2.0", Frame(a2, a1)) == {"a1.0"}
+    lab.send("a2.0", Frame(a1, BROADCAST))  # a1's MAC now appears on a2's port
+    assert lab.core.macs["vmbr0"].entries[(0x1000 | 100, a1)].port == lab.nic_port["a2.0"][1]
+
+
+def test_mac_limit_stops_learning_but_not_forwarding():
+    text = (TOPOLOGIES / "one-bridge.yaml").read_text() + "controller: {mac_limit: 2}\n"
+    topology = loads(text)
+    lab = SimulatedLab(topology)
+    for i in range(5):
+        assert lab.send("a1.0", Frame(f"02:00:00:00:01:0{i}", BROADCAST)) == {"a2.0"}
+    table = lab.core.macs["vmbr0"]
+    assert table.count(lab.nic_port["a1.0"][1]) == 2 and table.over_limit == 3
+    # Over-limit sources are silenced in table 1 (no more packet-ins) but get no table-2 flow.
+    assert lab.send("a2.0", Frame(mac(topology, "a2.0"), "02:00:00:00:01:04")) == {"a1.0"}
+
+
+def test_multicast_source_is_never_learned():
+    topology = load(TOPOLOGIES / "one-bridge.yaml")
+    lab = SimulatedLab(topology)
+    assert lab.send("a1.0", Frame("03:00:00:00:00:01", BROADCAST)) == set()
+    assert lab.core.macs["vmbr0"].entries == {}
+
+
+def test_loop_floods_once_and_survives_link_cuts():
+    topology = load(TOPOLOGIES / "triangle.yaml")
+    lab = SimulatedLab(topology)
+    h1 = mac(topology, "h1.0")
+    assert lab.send("h1.0", Frame(h1, BROADCAST)) == {"h2.0", "h3.0"}  # no loop (Fabric would raise)
+    tree = lab.core.trees[10]
+    for cut in ("l12", "l23", "l31"):
+        lab.set_link(cut, up=False)
+        assert lab.send("h1.0", Frame(h1, BROADCAST)) == {"h2.0", "h3.0"}, cut
+        assert lab.send("h2.0", Frame(mac(topology, "h2.0"), h1)) == {"h1.0"}
+        lab.set_link(cut, up=True)
+    assert lab.core.trees[10] == tree
+
+
+def test_cut_off_bridge_reaches_nobody_and_recovers():
+    topology = load(TOPOLOGIES / "triangle.yaml")
+    lab = SimulatedLab(topology)
+    h2 = mac(topology, "h2.0")
+    lab.set_link("l12", up=False)
+    lab.set_link("l23", up=False)
+    assert lab.send("h2.0", Frame(h2, BROADCAST)) == set()
+    lab.set_link("l12", up=True)
+    assert lab.send("h2.0", Frame(h2, BROADCAST)) == {"h1.0", "h3.0"}
+
+
+def test_trunk_accepts_only_its_vlans():
+    topology = load(TOPOLOGIES / "leaf-spine.yaml")
+    lab = SimulatedLab(topology)
+    # VLAN 30 is not trunked to leaf1: a VLAN-30 frame arriving on leaf1's uplink is dropped.
+    port = next(n for n, b in lab.plan["leaf1"].items() if b.kind == "link")
+    tables = lab.fabric.tables["leaf1"]
+    assert tables.process(port, Frame("02:00:00:00:00:09", BROADCAST, vlans=(30,))).outputs == []
+    assert tables.process(port, Frame("02:00:00:00:00:09", BROADCAST, vlans=(10,))).path
+
+
+def test_restart_sends_nothing_when_tables_are_right():
+    topology = load(TOPOLOGIES / "leaf-spine.yaml")
+    lab = SimulatedLab(topology)
+    for a, b in itertools.combinations(["web1.0", "web2.0", "web4.0"], 2):
+        lab.send(a, Frame(mac(topology, a), mac(topology, b)))
+        lab.send(b, Frame(mac(topology, b), mac(topology, a)))
+    fresh = Core(topology)
+    for bridge in sorted(lab.fabric.tables):
+        if topology.bridges[bridge].is_ovs:
+            assert fresh.connect(lab.view(bridge), lab.flows(bridge), 0.0).get(bridge, []) == [], bridge
+    # The new core adopted what the old one learned.
+    assert fresh.macs["leaf1"].entries.keys() == lab.core.macs["leaf1"].entries.keys()
+
+
+def test_restart_repairs_only_what_differs():
+    topology = load(TOPOLOGIES / "two-nodes.yaml")
+    lab = SimulatedLab(topology)
+    flows = lab.flows("vmbr0")
+    damaged = [f for f in flows if not (f.table == 2 and f.priority == 10)]
+    mods = Core(topology).connect(lab.view("vmbr0"), damaged, 0.0)["vmbr0"]
+    assert [m.command for m in mods] == ["add"] * len(mods)
+    assert {m.flow for m in mods} == {f for f in flows if f.table == 2 and f.priority == 10}
+
+
+def test_diff_deletes_before_adds():
+    a = Flow.make(0, 5, {"in_port": 1})
+    b = Flow.make(0, 5, {"in_port": 2})
+    assert [(m.command, m.flow) for m in diff([a], [b])] == [("delete_strict", a), ("add", b)]
+
+
+def test_flow_removal_of_source_removes_destination():
+    topology = load(TOPOLOGIES / "one-bridge.yaml")
+    lab = SimulatedLab(topology)
+    a1 = mac(topology, "a1.0")
+    lab.send("a1.0", Frame(a1, BROADCAST))
+    source = next(f for f in lab.flows("vmbr0") if f.table == LEARN and f.cookie == COOKIE_LEARNED)
+    lab.fabric.tables["vmbr0"].flows.pop(source.key)  # what the switch's idle timeout does
+    lab.apply({"vmbr0": lab.core.flow_removed("vmbr0", source)})
+    assert not [f for f in lab.flows("vmbr0") if f.cookie == COOKIE_LEARNED]
+
+
+def test_unbound_and_misbound_ports_carry_nothing():
+    topology = load(TOPOLOGIES / "one-bridge.yaml")
+    lab = SimulatedLab(topology)
+    tables = lab.fabric.tables["vmbr0"]
+    assert tables.process(99, Frame("02:00:00:00:00:09", BROADCAST)).outputs == []
+
+
+def test_generated_flows_are_well_formed():
+    for name in BUNDLED:
+        lab = SimulatedLab(load(TOPOLOGIES / name))
+        for bridge, tables in lab.fabric.tables.items():
+            flows = list(tables.flows.values())
+            for f in flows:
+                assert f.goto is None or f.goto > f.table
+            # No two flows of one priority in one table may overlap.
+            for x, y in itertools.combinations(flows, 2):
+                if x.table == y.table and x.priority == y.priority:
+                    fx, fy = x.fields, y.fields
+                    shared = set(fx) & set(fy)
+                    assert shared and any(fx[k] != fy[k] for k in shared), (bridge, x, y)
+
+
+def test_dump_round_trip():
+    lab = SimulatedLab(load(TOPOLOGIES / "leaf-spine.yaml"))
+    lab.send("web1.0", Frame(mac(lab.topology, "web1.0"), BROADCAST))
+    flows = lab.flows("leaf1")
+    dump = "\n".join(" cookie=%#x, duration=1.0s, table=%d, n_packets=0, n_bytes=0, %spriority=%d%s actions=%s" % (
+        f.cookie, f.table, f"idle_timeout={f.idle_timeout}, " if f.idle_timeout else "", f.priority,
+        "".join("," + part for part in f.to_ofctl().split(",actions=")[0].split(",")[3 + (1 if f.idle_timeout else 0):]),
+        f.to_ofctl().split(",actions=")[1]) for f in flows)
+    assert set(parse_dump(dump)) == set(flows)
+
+
+def test_fabric_reports_loops():
+    fabric = Fabric()
+    fabric.tables["a"] = FlowTables([Flow.make(0, 1, {}, (("output", 1), ("output", 2)))])
+    fabric.tables["b"] = FlowTables([Flow.make(0, 1, {}, (("output", 1), ("output", 2)))])
+    fabric.wire(("a", 1), ("b", 2))
+    fabric.wire(("a", 2), ("b", 1))
+    with pytest.raises(RuntimeError, match="loop"):
+        fabric.send("a", 3, Frame("02:00:00:00:00:01", BROADCAST), limit=100)
