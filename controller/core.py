@@ -84,7 +84,7 @@ class Core:
         # forwards with fail_mode=secure. Treating it as gone would tear down
         # trunk flows while switches reconnect after a controller restart.
         passive = frozenset(b.name for b in self.topology.bridges.values() if not b.is_ovs or b.name not in self.views)
-        trees = flood_trees(live_links({b: r.links for b, r in self.resolved.items()}, passive))
+        trees = flood_trees(live_links(self.topology.links, {b: r.links for b, r in self.resolved.items()}, passive))
         # The first trees a (re)started core computes are not a move: what it
         # adopted from the switches was learned on the same links.
         moved = bool(self.trees) and trees != self.trees

@@ -7,19 +7,16 @@ import networkx as nx
 from sdnlab.model import Link, Segment
 
 
-def live_links(links: dict[str, dict[int, Link]], passive: frozenset[str] = frozenset()) -> list[Link]:
-    """Links with an up, bound port on both of their bridges. `links`: bridge -> port -> link.
-
-    A `passive` bridge (a Linux bridge, which speaks no OpenFlow) cannot
-    report its ports, so its end of a link counts as present.
-    """
-    ends: dict[int, set[str]] = {}
-    by_index: dict[int, Link] = {}
-    for bridge, ports in links.items():
-        for link in ports.values():
-            ends.setdefault(link.index, set()).add(bridge)
-            by_index[link.index] = link
-    return [by_index[i] for i in sorted(ends) if ends[i] | (set(by_index[i].between) & passive) == set(by_index[i].between)]
+def live_links(declared: tuple[Link, ...], seen: dict[str, dict[int, Link]], passive: frozenset[str] = frozenset()) -> list[Link]:
+    """The declared links that are up: each end is an up, bound port on its
+    bridge (`seen`: bridge -> port -> link), or is on a `passive` bridge whose
+    ports we cannot see (a Linux bridge; a switch not connected to us)."""
+    reported = {bridge: {link.index for link in ports.values()} for bridge, ports in seen.items()}
+    return [
+        link
+        for link in declared
+        if all(end in passive or link.index in reported.get(end, ()) for end in link.between)
+    ]
 
 
 def flood_trees(links: list[Link]) -> dict[Segment, frozenset[int]]:
