@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("-o", "--output", type=Path, help="picture to write; .png or .svg")
     graph.add_argument("--format", choices=("picture", "mermaid", "dot"), default="picture", help="picture (default) or text to stdout")
     graph.set_defaults(run=_graph)
+
+    ctl = sub.add_parser("controller", help="run the OpenFlow 1.3 controller for a topology's OVS bridges")
+    ctl.add_argument("file", type=Path)
+    ctl.add_argument("--host", help="address to listen on (default: the file's controller.host, else 127.0.0.1)")
+    ctl.add_argument("--port", type=int, help="TCP port (default: the file's controller.port, else 6653)")
+    ctl.add_argument("-v", "--verbose", action="store_true", help="log every flow-mod batch and learned MAC")
+    ctl.set_defaults(run=_controller)
     return parser
 
 
@@ -79,6 +86,17 @@ def _graph(args: argparse.Namespace) -> int:
     draw.draw(analyse(topology), args.output)
     print(f"wrote {args.output}")
     return EXIT_OK
+
+
+def _controller(args: argparse.Namespace) -> int:
+    from controller.launcher import ControllerError, run
+
+    topology = load(args.file)
+    try:
+        return run(topology, args.host, args.port, args.verbose)
+    except ControllerError as exc:
+        print(f"sdnlab controller: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

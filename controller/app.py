@@ -1,0 +1,348 @@
+"""The os-ken application: unpacks OpenFlow and OVSDB events, asks the core,
+sends what it returns. It decides nothing itself.
+
+os-ken runs this app's handlers in one event thread; the OVSDB watcher and
+the LLDP timer call in from their own threads, so every use of the core holds
+`self.lock`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib.packet import ethernet, packet, vlan
+from os_ken.ofproto import ofproto_v1_3
+
+from controller import lldp
+from controller.core import Core
+from controller.flows import COOKIE_BASE, COOKIE_MASK, VID_NONE, VID_PRESENT, Flow, FlowMod
+from controller.ovsdb import OvsdbWatcher, Snapshot
+from controller.state import Port, SwitchView
+from sdnlab.model import Topology
+
+LOG = logging.getLogger("sdnlab.controller")
+LLDP_INTERVAL = 2.0
+
+
+class TokenBucket:
+    """Packet-ins allowed per second per switch; the excess is counted, not handled."""
+
+    def __init__(self, rate: int):
+        self.rate = float(rate)
+        self.tokens: dict[str, float] = {}
+        self.stamp: dict[str, float] = {}
+        self.dropped = 0
+
+    def allow(self, key: str, now: float) -> bool:
+        tokens = min(self.rate, self.tokens.get(key, self.rate) + (now - self.stamp.get(key, now)) * self.rate)
+        self.stamp[key] = now
+        if tokens < 1:
+            self.tokens[key] = tokens
+            self.dropped += 1
+            return False
+        self.tokens[key] = tokens - 1
+        return True
+
+
+class SdnlabApp(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    topology: Topology | None = None  # set by the launcher before os-ken instantiates the app
+    ovsdb_remote: str = "unix:/var/run/openvswitch/db.sock"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        assert self.topology is not None, "the launcher sets SdnlabApp.topology"
+        self.core = Core(self.topology)
+        self.lock = threading.RLock()
+        self.datapaths: dict[str, object] = {}
+        self.ports: dict[str, dict[int, tuple[str, bool]]] = {}
+        self.connecting: dict[str, dict] = {}
+        self.bindings: Snapshot = {}
+        self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
+        self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
+        self.stopping = threading.Event()
+        self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote)
+        self.watcher.start()
+        self.ticker = threading.Thread(target=self._tick, name="lldp", daemon=True)
+        self.ticker.start()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.watcher.stop()
+
+    # -- sending -----------------------------------------------------------
+    def _send(self, mods: dict[str, list[FlowMod]]) -> None:
+        for bridge, items in mods.items():
+            dp = self.datapaths.get(bridge)
+            if dp is None or not items:
+                continue
+            for mod in items:
+                dp.send_msg(to_ofp(dp, mod))
+            dp.send_msg(dp.ofproto_parser.OFPBarrierRequest(dp))
+            LOG.debug("%s: sent %d flow-mods", bridge, len(items))
+
+    # -- switches ----------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def _features(self, ev) -> None:
+        dp = ev.msg.datapath
+        bridge = self.core.bridge_of(dp.id)
+        if bridge is None:
+            LOG.warning("switch with dpid %#x is not a bridge of %s; ignoring it", dp.id, self.topology.name)
+            return
+        LOG.info("switch %s (dpid %#x) connected", bridge, dp.id)
+        with self.lock:
+            self.datapaths[bridge] = dp
+            self.connecting[bridge] = {"ports": {}, "flows": [], "ports_done": False, "flows_done": False}
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        dp.send_msg(parser.OFPPortDescStatsRequest(dp, 0))
+        dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, COOKIE_BASE, COOKIE_MASK))
+
+    @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    def _port_desc(self, ev) -> None:
+        dp = ev.msg.datapath
+        bridge = self.core.bridge_of(dp.id)
+        with self.lock:
+            state = self.connecting.get(bridge)
+            if state is None:
+                return
+            for p in ev.msg.body:
+                if p.port_no <= dp.ofproto.OFPP_MAX:
+                    state["ports"][p.port_no] = (p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name, _is_up(dp, p))
+            if not ev.msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
+                state["ports_done"] = True
+                self._finish_connect(bridge)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev) -> None:
+        dp = ev.msg.datapath
+        bridge = self.core.bridge_of(dp.id)
+        with self.lock:
+            state = self.connecting.get(bridge)
+            if state is None:
+                return
+            state["flows"] += [from_stats(s) for s in ev.msg.body]
+            if not ev.msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
+                state["flows_done"] = True
+                self._finish_connect(bridge)
+
+    def _finish_connect(self, bridge: str) -> None:
+        state = self.connecting[bridge]
+        if not (state["ports_done"] and state["flows_done"]):
+            return
+        del self.connecting[bridge]
+        self.ports[bridge] = state["ports"]
+        view = self._view(bridge)
+        self._log_bindings(bridge, view)
+        LOG.info("%s: %d of our flows already installed; sending only the difference", bridge, len(state["flows"]))
+        self._send(self.core.connect(view, state["flows"], time.monotonic()))
+        self._send_lldp(bridge)
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
+    def _dead(self, ev) -> None:
+        dp = ev.datapath
+        if dp is None or dp.id is None:
+            return
+        bridge = self.core.bridge_of(dp.id)
+        with self.lock:
+            if bridge is None or self.datapaths.get(bridge) is not dp:
+                return
+            LOG.info("switch %s disconnected", bridge)
+            del self.datapaths[bridge]
+            self.ports.pop(bridge, None)
+            self._send(self.core.disconnect(bridge))
+
+    # -- ports -------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev) -> None:
+        msg, dp = ev.msg, ev.msg.datapath
+        bridge = self.core.bridge_of(dp.id)
+        with self.lock:
+            if bridge not in self.ports:
+                return
+            p, ofp = msg.desc, dp.ofproto
+            name = p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name
+            if msg.reason == ofp.OFPPR_DELETE:
+                self.ports[bridge].pop(p.port_no, None)
+                LOG.info("%s: port %d (%s) removed", bridge, p.port_no, name)
+            else:
+                up = _is_up(dp, p)
+                self.ports[bridge][p.port_no] = (name, up)
+                LOG.info("%s: port %d (%s) %s", bridge, p.port_no, name, "up" if up else "down")
+            self._send(self.core.update_ports(self._view(bridge)))
+
+    def _ovsdb_changed(self, snap: Snapshot) -> None:
+        with self.lock:
+            changed = [b for b in self.ports if self.bindings.get(self._dpid(b)) != snap.get(self._dpid(b))]
+            self.bindings = snap
+            for bridge in changed:
+                view = self._view(bridge)
+                self._log_bindings(bridge, view)
+                self._send(self.core.update_ports(view))
+
+    def _dpid(self, bridge: str) -> int:
+        return self.topology.bridges[bridge].dpid
+
+    def _view(self, bridge: str) -> SwitchView:
+        bound = self.bindings.get(self._dpid(bridge), {})
+        ports = {}
+        for number, (name, up) in self.ports.get(bridge, {}).items():
+            iface, binding = bound.get(number, (None, None))
+            ports[number] = Port(number, name, up, binding if iface == name else None)
+        return SwitchView(bridge, self._dpid(bridge), ports)
+
+    def _log_bindings(self, bridge: str, view: SwitchView) -> None:
+        from controller.state import resolve
+
+        resolved = resolve(self.topology, view)
+        for number, nic in sorted(resolved.nics.items()):
+            LOG.info("%s: port %d (%s) is NIC %s, %s", bridge, number, view.ports[number].name, nic.id,
+                     "untagged" if nic.tag is None else f"VLAN {nic.tag}")
+        for number, link in sorted(resolved.links.items()):
+            LOG.info("%s: port %d (%s) is link %s (%s)", bridge, number, view.ports[number].name, link.id, "-".join(link.between))
+        for number, why in sorted(resolved.ignored.items()):
+            LOG.info("%s: port %d (%s) carries nothing: %s", bridge, number, view.ports[number].name, why)
+
+    # -- packets -----------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev) -> None:
+        msg = ev.msg
+        dp = msg.datapath
+        bridge = self.core.bridge_of(dp.id)
+        if bridge is None:
+            return
+        in_port = msg.match["in_port"]
+        pkt = packet.Packet(msg.data)
+        eth = pkt.get_protocol(ethernet.ethernet)
+        if eth is None:
+            return
+        if eth.ethertype == ethernet.ether.ETH_TYPE_LLDP:
+            self._lldp_in(bridge, in_port, msg.data)
+            return
+        now = time.monotonic()
+        if not self.limiter.allow(bridge, now):
+            return
+        tag = pkt.get_protocol(vlan.vlan)
+        vid = VID_PRESENT | tag.vid if tag is not None else VID_NONE
+        with self.lock:
+            mods = self.core.packet_in(bridge, in_port, vid, eth.src, now)
+            if mods:
+                LOG.debug("%s: learned %s on port %d (vid %#x)", bridge, eth.src, in_port, vid)
+                self._send({bridge: mods})
+
+    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    def _flow_removed(self, ev) -> None:
+        msg = ev.msg
+        bridge = self.core.bridge_of(msg.datapath.id)
+        flow = Flow.make(msg.table_id, msg.priority, dict(msg.match.items()), cookie=msg.cookie)
+        with self.lock:
+            self._send({bridge: self.core.flow_removed(bridge, flow)})
+
+    # -- LLDP --------------------------------------------------------------
+    def _tick(self) -> None:
+        last_report = time.monotonic()
+        while not self.stopping.wait(LLDP_INTERVAL):
+            with self.lock:
+                for bridge in list(self.ports):
+                    self._send_lldp(bridge)
+                if self.limiter.dropped and time.monotonic() - last_report > 10:
+                    LOG.warning("packet-in rate limit: %d packet-ins not handled in the last %.0f s",
+                                self.limiter.dropped, time.monotonic() - last_report)
+                    self.limiter.dropped = 0
+                    last_report = time.monotonic()
+
+    def _send_lldp(self, bridge: str) -> None:
+        dp = self.datapaths.get(bridge)
+        resolved = self.core.resolved.get(bridge)
+        if dp is None or resolved is None:
+            return
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        for port in resolved.links:
+            data = lldp.build(dp.id, port)
+            actions = [parser.OFPActionOutput(port)]
+            dp.send_msg(parser.OFPPacketOut(dp, ofp.OFP_NO_BUFFER, ofp.OFPP_CONTROLLER, actions, data))
+
+    def _lldp_in(self, bridge: str, in_port: int, data: bytes) -> None:
+        seen = lldp.parse(data)
+        if seen is None:
+            return
+        peer = self.core.bridge_of(seen[0])
+        if peer is None:
+            return
+        with self.lock:
+            here = self._view(bridge).ports.get(in_port)
+            there = self._view(peer).ports.get(seen[1])
+            message = self.links.observe((bridge, in_port), here and here.binding, (peer, seen[1]), there and there.binding)
+        if message:
+            (LOG.info if "confirmed" in message else LOG.warning)(message)
+
+
+def _is_up(dp, port) -> bool:
+    ofp = dp.ofproto
+    return not (port.state & ofp.OFPPS_LINK_DOWN) and not (port.config & ofp.OFPPC_PORT_DOWN)
+
+
+def to_ofp(dp, mod: FlowMod):
+    """Our FlowMod as an os-ken OFPFlowMod for this datapath."""
+    ofp, parser = dp.ofproto, dp.ofproto_parser
+    flow = mod.flow
+    actions = []
+    for action in flow.actions:
+        kind = action[0]
+        if kind == "output":
+            actions.append(parser.OFPActionOutput(action[1]))
+        elif kind == "push_vlan":
+            actions.append(parser.OFPActionPushVlan(0x8100))
+        elif kind == "set_vlan":
+            actions.append(parser.OFPActionSetField(vlan_vid=action[1]))
+        elif kind == "pop_vlan":
+            actions.append(parser.OFPActionPopVlan())
+        elif kind == "controller":
+            actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER))
+    instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] if actions else []
+    if flow.goto is not None:
+        instructions.append(parser.OFPInstructionGotoTable(flow.goto))
+    command = {"add": ofp.OFPFC_ADD, "delete_strict": ofp.OFPFC_DELETE_STRICT, "delete": ofp.OFPFC_DELETE}[mod.command]
+    return parser.OFPFlowMod(
+        dp,
+        cookie=flow.cookie,
+        cookie_mask=0 if mod.command == "delete_strict" else COOKIE_MASK,
+        table_id=flow.table,
+        command=command,
+        idle_timeout=flow.idle_timeout,
+        priority=flow.priority,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        out_port=mod.out_port if mod.out_port is not None else ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY,
+        flags=ofp.OFPFF_SEND_FLOW_REM if flow.notify_removal else 0,
+        match=parser.OFPMatch(**dict(flow.match)),
+        instructions=instructions,
+    )
+
+
+def from_stats(stats) -> Flow:
+    """A flow-stats entry from the switch as our Flow."""
+    actions: list[tuple] = []
+    goto = None
+    for inst in stats.instructions:
+        if hasattr(inst, "table_id") and inst.__class__.__name__ == "OFPInstructionGotoTable":
+            goto = inst.table_id
+            continue
+        for a in getattr(inst, "actions", []):
+            name = a.__class__.__name__
+            if name == "OFPActionOutput":
+                actions.append(("controller",) if a.port == ofproto_v1_3.OFPP_CONTROLLER else ("output", a.port))
+            elif name == "OFPActionPushVlan":
+                actions.append(("push_vlan",))
+            elif name == "OFPActionPopVlan":
+                actions.append(("pop_vlan",))
+            elif name == "OFPActionSetField" and a.key == "vlan_vid":
+                actions.append(("set_vlan", a.value))
+            else:
+                actions.append(("unknown", name))  # never equal to what we want: the diff replaces it
+    return Flow.make(stats.table_id, stats.priority, dict(stats.match.items()), tuple(actions), goto,
+                     cookie=stats.cookie, idle_timeout=stats.idle_timeout)

@@ -1,0 +1,85 @@
+"""Confirming links with LLDP: frames the controller sends out of link ports,
+and a pure record of which declared links were seen, and what was seen that
+the file does not declare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from os_ken.lib.packet import ethernet, lldp, packet
+
+from controller.state import Binding
+
+LLDP_MAC = lldp.LLDP_MAC_NEAREST_BRIDGE
+CHASSIS_PREFIX = "dpid:"
+
+
+def build(dpid: int, port: int, src_mac: str = "02:5d:1a:00:00:00") -> bytes:
+    """An LLDP frame saying 'this is port `port` of switch `dpid`'."""
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(LLDP_MAC, src_mac, ethernet.ether.ETH_TYPE_LLDP))
+    tlvs = (
+        lldp.ChassisID(subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED, chassis_id=f"{CHASSIS_PREFIX}{dpid:016x}".encode()),
+        lldp.PortID(subtype=lldp.PortID.SUB_PORT_COMPONENT, port_id=str(port).encode()),
+        lldp.TTL(ttl=120),
+        lldp.End(),
+    )
+    pkt.add_protocol(lldp.lldp(tlvs))
+    pkt.serialize()
+    return bytes(pkt.data)
+
+
+def parse(data: bytes) -> tuple[int, int] | None:
+    """(dpid, port) from one of our LLDP frames; None for anybody else's."""
+    try:
+        pkt = packet.Packet(data)
+    except Exception:
+        return None
+    msg = pkt.get_protocol(lldp.lldp)
+    if msg is None or len(msg.tlvs) < 2:
+        return None
+    chassis, port = msg.tlvs[0], msg.tlvs[1]
+    if not isinstance(chassis, lldp.ChassisID) or not chassis.chassis_id.startswith(CHASSIS_PREFIX.encode()):
+        return None
+    try:
+        return int(chassis.chassis_id[len(CHASSIS_PREFIX) :], 16), int(port.port_id)
+    except ValueError:
+        return None
+
+
+End = tuple[str, int]  # (bridge, port)
+
+
+@dataclass
+class LinkCheck:
+    """What LLDP has shown about the declared links."""
+
+    declared: dict[str, tuple[str, str]]  # link id -> its two bridges
+    confirmed: set[str] = field(default_factory=set)
+    undeclared: set[tuple[End, End]] = field(default_factory=set)
+
+    def observe(self, here: End, here_binding: Binding | None, there: End, there_binding: Binding | None) -> str | None:
+        """An LLDP frame sent from `there` arrived at `here`; return a message when something new was learned."""
+        if here_binding and there_binding and here_binding == there_binding and here_binding.kind == "link":
+            link = here_binding.id
+            if set(self.declared.get(link, ())) == {here[0], there[0]} and link not in self.confirmed:
+                self.confirmed.add(link)
+                return f"link {link} confirmed by LLDP: {there[0]} port {there[1]} <-> {here[0]} port {here[1]}"
+            if link in self.confirmed:
+                return None
+        pair = tuple(sorted((here, there)))
+        if pair in self.undeclared:
+            return None
+        self.undeclared.add(pair)
+        return (
+            f"link seen but not declared: {there[0]} port {there[1]} ({_name(there_binding)}) <-> "
+            f"{here[0]} port {here[1]} ({_name(here_binding)})"
+        )
+
+    def missing(self) -> list[str]:
+        """Declared links LLDP has not confirmed (yet)."""
+        return sorted(set(self.declared) - self.confirmed)
+
+
+def _name(binding: Binding | None) -> str:
+    return "unbound" if binding is None else f"{binding.kind} {binding.id}"

@@ -1,0 +1,77 @@
+"""Watch OVSDB for which switch port is bound to which NIC or link.
+
+OpenFlow tells the controller port numbers and names; the binding of a port
+to the file lives in OVSDB (`external_ids` on the Interface, see state.py).
+This keeps an IDL replica of the Bridge, Port and Interface tables in a
+thread of its own and hands the app a fresh snapshot whenever it changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import ovs.db.idl
+import ovs.poller
+
+from controller.state import Binding
+
+LOG = logging.getLogger("sdnlab.ovsdb")
+DEFAULT_REMOTE = "unix:/var/run/openvswitch/db.sock"
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+
+# dpid -> ofport -> (interface name, binding or None)
+Snapshot = dict[int, dict[int, tuple[str, Binding | None]]]
+
+
+def snapshot(idl: ovs.db.idl.Idl) -> Snapshot:
+    """The bindings of every port of every bridge in the replica."""
+    out: Snapshot = {}
+    for bridge in idl.tables["Bridge"].rows.values():
+        if not bridge.datapath_id:
+            continue
+        dpid = int(bridge.datapath_id[0], 16)
+        ports = out.setdefault(dpid, {})
+        for port in bridge.ports:
+            for iface in port.interfaces:
+                if iface.ofport and iface.ofport[0] > 0:
+                    ports[iface.ofport[0]] = (iface.name, Binding.from_external_ids(dict(iface.external_ids)))
+    return out
+
+
+class OvsdbWatcher:
+    """Calls `on_change(snapshot)` from its own thread after every change in OVSDB."""
+
+    def __init__(self, on_change: Callable[[Snapshot], None], remote: str = DEFAULT_REMOTE):
+        helper = ovs.db.idl.SchemaHelper(location=SCHEMA)
+        helper.register_columns("Bridge", ["name", "datapath_id", "ports"])
+        helper.register_columns("Port", ["name", "interfaces"])
+        helper.register_columns("Interface", ["name", "ofport", "external_ids"])
+        self.idl = ovs.db.idl.Idl(remote, helper)
+        self.on_change = on_change
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ovsdb-watcher", daemon=True)
+        self._seen = -1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.idl.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.idl.run()
+            if self.idl.change_seqno != self._seen:
+                self._seen = self.idl.change_seqno
+                try:
+                    self.on_change(snapshot(self.idl))
+                except Exception:  # never let one bad update end the watcher
+                    LOG.exception("handling an OVSDB update failed")
+            poller = ovs.poller.Poller()
+            self.idl.wait(poller)
+            poller.timer_wait(500)  # wake up to notice stop()
+            poller.block()

@@ -1,0 +1,29 @@
+"""Names of what a simulated lab creates on the host.
+
+Interface and bridge names are limited to 15 bytes and share one namespace
+with everything else on the machine, including a real Proxmox host's vmbr0,
+which Mininet would delete if a switch had the same name. So OVS bridges and
+their ports get short generated names ("s<run>b<k>p<port>"), and every bridge
+is marked in OVSDB (`external_ids:sdnlab-lab`, `sdnlab-bridge`) so that
+`sdnlab sim clean` can find leftovers by mark rather than by name.
+"""
+
+from __future__ import annotations
+
+import os
+
+LAB_KEY = "sdnlab-lab"
+BRIDGE_KEY = "sdnlab-bridge"
+
+
+def run_tag() -> str:
+    """Short and distinct per process, so two labs at once do not collide."""
+    return f"s{os.getpid() % 10000:04d}"
+
+
+def bridge_name(tag: str, index: int) -> str:
+    return f"{tag}b{index}"
+
+
+def port_name(tag: str, index: int, port: int) -> str:
+    return f"{tag}b{index}p{port}"
