@@ -188,6 +188,20 @@ class SimLab:
             self.stop_controller()
             clean(self.tag)
 
+    # -- events --------------------------------------------------------------
+    def link_ends(self, link_id: str) -> list[str]:
+        """The host interface names of both ends of a link."""
+        link = next(x for x in self.topology.links if x.id == link_id)
+        return [self.port_intf(b, next(n for n, x in self.plan[b].items() if x.kind == "link" and x.id == link.id)) for b in link.between]
+
+    def set_link(self, link_id: str, up: bool) -> None:
+        """Cut or restore a link the way a cable does: one end goes down, the other loses carrier."""
+        subprocess.run(["ip", "link", "set", self.link_ends(link_id)[0], "up" if up else "down"], check=True)
+
+    def set_nic(self, endpoint: str, up: bool) -> None:
+        for nic in self.topology.endpoints[endpoint].nics:
+            self.hosts[endpoint].cmd(f"ip link set eth{nic.index} {'up' if up else 'down'}")
+
     # -- looking at it -------------------------------------------------------
     def expected_static(self) -> dict[str, set]:
         """The static flows the core computes for the lab with every port up."""
