@@ -1,1 +1,1 @@
-"""The os-ken OpenFlow 1.3 controller (issue 3): not written yet."""
+"""The os-ken OpenFlow 1.3 controller: a pure flow-deciding core and a thin os-ken app."""

@@ -26,7 +26,7 @@ from controller.state import Port, SwitchView
 from sdnlab.model import Topology
 
 LOG = logging.getLogger("sdnlab.controller")
-LLDP_INTERVAL = 2.0
+LLDP_INTERVAL = 1.0
 
 
 class TokenBucket:
@@ -65,6 +65,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.bindings: Snapshot = {}
         self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
+        self.full_ports: set[tuple[str, int]] = set()
         self.stopping = threading.Event()
         self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote)
         self.watcher.start()
@@ -229,7 +230,13 @@ class SdnlabApp(app_manager.OSKenApp):
         tag = pkt.get_protocol(vlan.vlan)
         vid = VID_PRESENT | tag.vid if tag is not None else VID_NONE
         with self.lock:
+            table = self.core.macs.get(bridge)
+            over = table.over_limit if table else 0
             mods = self.core.packet_in(bridge, in_port, vid, eth.src, now)
+            if table and table.over_limit > over and (bridge, in_port) not in self.full_ports:
+                self.full_ports.add((bridge, in_port))
+                LOG.warning("%s: port %d reached its limit of %d learned MACs; further sources there are flooded, not learned",
+                            bridge, in_port, table.limit)
             if mods:
                 LOG.debug("%s: learned %s on port %d (vid %#x)", bridge, eth.src, in_port, vid)
                 self._send({bridge: mods})
@@ -244,16 +251,30 @@ class SdnlabApp(app_manager.OSKenApp):
 
     # -- LLDP --------------------------------------------------------------
     def _tick(self) -> None:
-        last_report = time.monotonic()
+        last_report = 0.0
+        rounds = 0
+        warned: set[str] = set()
         while not self.stopping.wait(LLDP_INTERVAL):
+            now = time.monotonic()
             with self.lock:
                 for bridge in list(self.ports):
                     self._send_lldp(bridge)
-                if self.limiter.dropped and time.monotonic() - last_report > 10:
-                    LOG.warning("packet-in rate limit: %d packet-ins not handled in the last %.0f s",
-                                self.limiter.dropped, time.monotonic() - last_report)
+                rounds += 1
+                # After three rounds every live link has had three chances to show itself.
+                if rounds >= 3:
+                    live = {i for t in self.core.trees.values() for i in t} | {
+                        link.index for r in self.core.resolved.values() for link in r.links.values()}
+                    for link_id in self.links.missing():
+                        link = next(x for x in self.topology.links if x.id == link_id)
+                        both = all(b in self.ports for b in link.between)
+                        if both and link.index in live and link_id not in warned:
+                            warned.add(link_id)
+                            LOG.warning("declared link %s (%s) not seen by LLDP", link_id, "-".join(link.between))
+                if self.limiter.dropped and now - last_report > 10:
+                    LOG.warning("packet-in rate limit (%d/s per switch): %d packet-ins not handled",
+                                self.topology.controller.packet_in_rate, self.limiter.dropped)
                     self.limiter.dropped = 0
-                    last_report = time.monotonic()
+                    last_report = now
 
     def _send_lldp(self, bridge: str) -> None:
         dp = self.datapaths.get(bridge)

@@ -1,1 +1,1 @@
-"""The Mininet replay of a topology (issue 4): not written yet."""
+"""Replaying a topology in Mininet with the real controller."""

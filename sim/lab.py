@@ -147,7 +147,20 @@ class SimLab:
                 if nic.ip is not None:
                     host.cmd(f"ip addr add {nic.ip} dev eth{nic.index}")
         net.start()
+        self.limit_packet_ins()
         self.wait_for_flows(wait)
+
+    def limit_packet_ins(self) -> None:
+        """Let OVS itself meter packet-ins too, so a storm cannot reach the controller at all."""
+        rate = self.topology.controller.packet_in_rate
+        for name, bridge in self.topology.bridges.items():
+            if not bridge.is_ovs:
+                continue
+            got = subprocess.run(["ovs-vsctl", "--timeout=5", "get", "Bridge", self.bridge(name), "controller"], capture_output=True, text=True)
+            for uuid in got.stdout.strip().strip("[]").split(","):
+                if uuid.strip():
+                    subprocess.run(["ovs-vsctl", "--timeout=5", "set", "Controller", uuid.strip(), f"controller_rate_limit={rate}",
+                                    f"controller_burst_limit={max(25, rate // 4)}"], check=True)
 
     def start_controller(self) -> None:
         log = self.controller_log.open("w")

@@ -117,3 +117,48 @@ def test_lldp_confirms_declared_links():
 
 def lab_port(lab, bridge: str, nic_id: str) -> int:
     return next(n for n, b in lab.plan[bridge].items() if b.kind == "nic" and b.id == nic_id)
+
+
+def test_real_flow_dumps_replayed_in_the_simulator_match_the_intent():
+    from controller.oftable import Fabric, FlowTables, Frame
+
+    topology = load(TOPOLOGIES / "leaf-spine.yaml")
+    with SimLab(topology) as lab:
+        for a, b, reachable in pingable(topology):
+            assert lab.ping(a, b) == reachable, (a, b)
+        fabric = Fabric()
+        for bridge in topology.bridges:
+            fabric.tables[bridge] = FlowTables(lab.dump(bridge))
+        learned = sum(1 for b in topology.bridges for f in fabric.tables[b].flows.values() if f.idle_timeout)
+        assert learned > 0  # the dumps include what the controller learned from the pings
+        for link in topology.links:
+            ends = [(b, next(n for n, x in lab.plan[b].items() if x.kind == "link" and x.id == link.id)) for b in link.between]
+            fabric.wire(*ends)
+        where = {(b, n): x.id for b in lab.plan for n, x in lab.plan[b].items() if x.kind == "nic"}
+        analysis = analyse(topology)
+        for nic in topology.nics():
+            bridge, port = next(k for k, v in where.items() if v == nic.id)
+            got = {where[(b, p)] for b, p, _ in fabric.send(bridge, port, Frame(nic.mac, "ff:ff:ff:ff:ff:ff"))}
+            want = {n.id for cls in analysis.classes if nic in cls.nics for n in cls.nics} - {nic.id}
+            assert got == want, nic.id
+
+
+def test_packet_in_storm_is_metered_and_the_lab_keeps_working():
+    topology = load(TOPOLOGIES / "one-bridge.yaml")
+    with SimLab(topology) as lab:
+        assert lab.ping("a1", "a2")
+        storm = (
+            "import os, socket\n"
+            "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('eth0', 0))\n"
+            "for i in range(20000):\n"
+            "    s.send(b'\\xff' * 6 + bytes([2]) + os.urandom(5) + b'\\x08\\x00' + b'\\x00' * 46)\n"
+        )
+        lab.hosts["b1"].cmd(f"python3 -c \"{storm}\"")
+        assert lab.ping("a1", "a2") and lab.ping("b2", "b1")
+        rows = subprocess.run(["ovs-vsctl", "get", "Controller", subprocess.run(
+            ["ovs-vsctl", "get", "Bridge", lab.bridge("vmbr0"), "controller"], capture_output=True, text=True).stdout.strip(" []\n"),
+            "controller_rate_limit"], capture_output=True, text=True).stdout.strip()
+        assert rows == str(topology.controller.packet_in_rate)
+        log = lab.controller_log.read_text()
+        assert "reached its limit of 256 learned MACs" in log
+        assert "Traceback" not in log
