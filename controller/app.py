@@ -15,12 +15,11 @@ import time
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
-from os_ken.lib.packet import ethernet, packet, vlan
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import lldp
+from controller import lldp, ofwire
 from controller.core import Core
-from controller.flows import COOKIE_BASE, COOKIE_MASK, VID_NONE, VID_PRESENT, Flow, FlowMod
+from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, VID_NONE, VID_PRESENT, Flow, FlowMod
 from controller.ovsdb import OvsdbWatcher, Snapshot
 from controller.state import Port, SwitchView
 from sdnlab.model import Topology
@@ -77,15 +76,22 @@ class SdnlabApp(app_manager.OSKenApp):
         self.watcher.stop()
 
     # -- sending -----------------------------------------------------------
-    def _send(self, mods: dict[str, list[FlowMod]]) -> None:
+    def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True) -> None:
+        """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread)."""
         for bridge, items in mods.items():
             dp = self.datapaths.get(bridge)
             if dp is None or not items:
                 continue
-            for mod in items:
-                dp.send_msg(to_ofp(dp, mod))
-            dp.send_msg(dp.ofproto_parser.OFPBarrierRequest(dp))
-            LOG.debug("%s: sent %d flow-mods", bridge, len(items))
+            buf = b"".join(ofwire.flow_mod(mod, self._xid(dp)) for mod in items)
+            if barrier:
+                buf += ofwire.barrier(self._xid(dp))
+            dp.send(buf)
+
+    @staticmethod
+    def _xid(dp) -> int:
+        # os-ken's own counter, so our xids never collide with the messages it sends itself.
+        dp.xid = (dp.xid + 1) & dp.ofproto.MAX_XID
+        return dp.xid
 
     # -- switches ----------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -217,29 +223,26 @@ class SdnlabApp(app_manager.OSKenApp):
         if bridge is None:
             return
         in_port = msg.match["in_port"]
-        pkt = packet.Packet(msg.data)
-        eth = pkt.get_protocol(ethernet.ethernet)
-        if eth is None:
+        frame = frame_fields(msg.data)
+        if frame is None:
             return
-        if eth.ethertype == ethernet.ether.ETH_TYPE_LLDP:
+        src, ethertype, vid = frame
+        if ethertype == ETH_LLDP:
             self._lldp_in(bridge, in_port, msg.data)
             return
         now = time.monotonic()
         if not self.limiter.allow(bridge, now):
             return
-        tag = pkt.get_protocol(vlan.vlan)
-        vid = VID_PRESENT | tag.vid if tag is not None else VID_NONE
         with self.lock:
             table = self.core.macs.get(bridge)
             over = table.over_limit if table else 0
-            mods = self.core.packet_in(bridge, in_port, vid, eth.src, now)
+            mods = self.core.packet_in(bridge, in_port, vid, src, now)
             if table and table.over_limit > over and (bridge, in_port) not in self.full_ports:
                 self.full_ports.add((bridge, in_port))
                 LOG.warning("%s: port %d reached its limit of %d learned MACs; further sources there are flooded, not learned",
                             bridge, in_port, table.limit)
             if mods:
-                LOG.debug("%s: learned %s on port %d (vid %#x)", bridge, eth.src, in_port, vid)
-                self._send({bridge: mods})
+                self._send({bridge: mods}, barrier=False)
 
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     def _flow_removed(self, ev) -> None:
@@ -302,47 +305,24 @@ class SdnlabApp(app_manager.OSKenApp):
             (LOG.info if "confirmed" in message else LOG.warning)(message)
 
 
+def frame_fields(data: bytes) -> tuple[str, int, int] | None:
+    """(source MAC, ethertype, pipeline vlan_vid) read straight from the frame's bytes.
+
+    os-ken's packet library builds an object per header; on the packet-in
+    path only these three values are needed.
+    """
+    if len(data) < 14:
+        return None
+    src = data[6:12].hex(":")
+    ethertype = int.from_bytes(data[12:14], "big")
+    if ethertype == 0x8100 and len(data) >= 18:
+        return src, int.from_bytes(data[16:18], "big"), VID_PRESENT | (int.from_bytes(data[14:16], "big") & 0xFFF)
+    return src, ethertype, VID_NONE
+
+
 def _is_up(dp, port) -> bool:
     ofp = dp.ofproto
     return not (port.state & ofp.OFPPS_LINK_DOWN) and not (port.config & ofp.OFPPC_PORT_DOWN)
-
-
-def to_ofp(dp, mod: FlowMod):
-    """Our FlowMod as an os-ken OFPFlowMod for this datapath."""
-    ofp, parser = dp.ofproto, dp.ofproto_parser
-    flow = mod.flow
-    actions = []
-    for action in flow.actions:
-        kind = action[0]
-        if kind == "output":
-            actions.append(parser.OFPActionOutput(action[1]))
-        elif kind == "push_vlan":
-            actions.append(parser.OFPActionPushVlan(0x8100))
-        elif kind == "set_vlan":
-            actions.append(parser.OFPActionSetField(vlan_vid=action[1]))
-        elif kind == "pop_vlan":
-            actions.append(parser.OFPActionPopVlan())
-        elif kind == "controller":
-            actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER))
-    instructions = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)] if actions else []
-    if flow.goto is not None:
-        instructions.append(parser.OFPInstructionGotoTable(flow.goto))
-    command = {"add": ofp.OFPFC_ADD, "delete_strict": ofp.OFPFC_DELETE_STRICT, "delete": ofp.OFPFC_DELETE}[mod.command]
-    return parser.OFPFlowMod(
-        dp,
-        cookie=flow.cookie,
-        cookie_mask=0 if mod.command == "delete_strict" else COOKIE_MASK,
-        table_id=flow.table,
-        command=command,
-        idle_timeout=flow.idle_timeout,
-        priority=flow.priority,
-        buffer_id=ofp.OFP_NO_BUFFER,
-        out_port=mod.out_port if mod.out_port is not None else ofp.OFPP_ANY,
-        out_group=ofp.OFPG_ANY,
-        flags=ofp.OFPFF_SEND_FLOW_REM if flow.notify_removal else 0,
-        match=parser.OFPMatch(**dict(flow.match)),
-        instructions=instructions,
-    )
 
 
 def from_stats(stats) -> Flow:

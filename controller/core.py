@@ -47,20 +47,20 @@ class Core:
         self.macs[view.bridge] = table
         self.installed[view.bridge] = [f for f in installed if f.cookie == COOKIE_STATIC]
         self.views[view.bridge] = view
-        return self._reconcile()
+        return self._reconcile({view.bridge})
 
     def update_ports(self, view: SwitchView) -> dict[str, list[FlowMod]]:
         """A switch's ports or their bindings changed (added, removed, up, down)."""
         if view.bridge not in self.views:
             return {}
         self.views[view.bridge] = view
-        return self._reconcile()
+        return self._reconcile({view.bridge})
 
     def disconnect(self, bridge: str) -> dict[str, list[FlowMod]]:
         """A switch went away: the others' trees may change."""
         for table in (self.views, self.resolved, self.installed, self.macs):
             table.pop(bridge, None)
-        return self._reconcile()
+        return self._reconcile(set())
 
     def packet_in(self, bridge: str, in_port: int, vid: int, src: str, now: float) -> list[FlowMod]:
         resolved = self.resolved.get(bridge)
@@ -77,8 +77,10 @@ class Core:
             return []
         return self.macs[bridge].expired(fields["vlan_vid"], fields["eth_src"], fields["in_port"])
 
-    def _reconcile(self) -> dict[str, list[FlowMod]]:
-        self.resolved = {b: resolve(self.topology, v) for b, v in self.views.items()}
+    def _reconcile(self, changed: set[str]) -> dict[str, list[FlowMod]]:
+        """Bring every bridge's flows in line; only `changed` bridges need a look unless the trees moved."""
+        for bridge in changed:
+            self.resolved[bridge] = resolve(self.topology, self.views[bridge])
         # An end we cannot see counts as present: a Linux bridge speaks no
         # OpenFlow, and a switch not connected to us (yet, or any more) still
         # forwards with fail_mode=secure. Treating it as gone would tear down
@@ -93,6 +95,8 @@ class Core:
         self.trees = trees
         out: dict[str, list[FlowMod]] = {}
         for bridge, resolved in self.resolved.items():
+            if bridge not in changed and not moved:
+                continue  # same ports, same trees: same flows (computing them again for every connect was quadratic)
             table = self.macs[bridge]
             table.access_ports = {p for p, nic in resolved.nics.items() if nic.tag is not None}
             wanted = static_flows(resolved, trees)

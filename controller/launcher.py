@@ -36,8 +36,15 @@ def check_port_free(host: str, port: int) -> None:
 
 def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False) -> int:
     """Serve OpenFlow for `topology` until SIGINT/SIGTERM; returns the exit status."""
-    host = host or topology.controller.host
-    port = port or topology.controller.port
+    from controller.app import SdnlabApp
+
+    SdnlabApp.topology = topology
+    return serve(["controller.app"], host or topology.controller.host, port or topology.controller.port, verbose,
+                 f"controller for {topology.name}")
+
+
+def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken") -> int:
+    """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("os_ken", "ovsdb", "ovs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -50,17 +57,14 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
     cfg.CONF.set_override("ofp_listen_host", host)
     cfg.CONF.set_override("ofp_tcp_listen_port", port)
 
-    from controller.app import SdnlabApp
-
-    SdnlabApp.topology = topology
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
     manager = app_manager.AppManager.get_instance()
-    manager.load_apps(["controller.app"])
+    manager.load_apps(apps)
     manager.instantiate_apps(**manager.create_contexts())
-    LOG.info("controller for %s listening on %s:%d (OpenFlow 1.3)", topology.name, host, port)
+    LOG.info("%s listening on %s:%d (OpenFlow 1.3)", what, host, port)
     while not stop.wait(0.2):
         pass
     LOG.info("stopping")

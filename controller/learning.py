@@ -36,9 +36,21 @@ class MacTable:
     access_ports: set[int] = field(default_factory=set)
     entries: dict[tuple[int, str], Entry] = field(default_factory=dict)  # (vid, mac) -> entry
     over_limit: int = 0  # sources not learned because their port was full
+    per_port: dict[int, int] = field(default_factory=dict)  # learned entries per port, kept in step with `entries`
 
     def count(self, port: int) -> int:
-        return sum(1 for e in self.entries.values() if e.port == port and e.learned)
+        return self.per_port.get(port, 0)
+
+    def _put(self, key: tuple[int, str], entry: Entry) -> None:
+        self.entries[key] = entry
+        if entry.learned:
+            self.per_port[entry.port] = self.per_port.get(entry.port, 0) + 1
+
+    def _pop(self, key: tuple[int, str]) -> Entry:
+        entry = self.entries.pop(key)
+        if entry.learned:
+            self.per_port[entry.port] -= 1
+        return entry
 
     def packet_in(self, in_port: int, vid: int, src: str, now: float) -> list[FlowMod]:
         """A frame from `src` arrived on `in_port` in segment `vid` and missed table 1."""
@@ -52,7 +64,7 @@ class MacTable:
         learned = self.count(in_port) < self.limit
         if not learned:
             self.over_limit += 1
-        self.entries[key] = Entry(in_port, now, learned)
+        self._put(key, Entry(in_port, now, learned))
         mods.append(FlowMod("add", self._source_flow(vid, in_port, src)))
         if learned:
             mods.append(FlowMod("add", self._destination_flow(vid, in_port, src)))
@@ -80,15 +92,17 @@ class MacTable:
             fields = flow.fields
             if flow.table == LEARN and "eth_src" in fields:
                 key = (fields["vlan_vid"], fields["eth_src"])
-                entry = self.entries.setdefault(key, Entry(fields["in_port"], now, False))
-                entry.port = fields["in_port"]
+                learned = key in self.entries and self.entries[key].learned
+                if key in self.entries:
+                    self._pop(key)
+                self._put(key, Entry(fields["in_port"], now, learned))
             elif flow.table == FORWARD and "eth_dst" in fields and flow.outputs():
                 key = (fields["vlan_vid"], fields["eth_dst"])
-                entry = self.entries.setdefault(key, Entry(flow.outputs()[0], now, True))
-                entry.learned = True
+                port = self._pop(key).port if key in self.entries else flow.outputs()[0]
+                self._put(key, Entry(port, now, True))
 
     def _forget(self, key: tuple[int, str]) -> list[FlowMod]:
-        entry = self.entries.pop(key)
+        entry = self._pop(key)
         vid, mac = key
         mods = [FlowMod("delete_strict", self._source_flow(vid, entry.port, mac))]
         if entry.learned:

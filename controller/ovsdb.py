@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 
 import ovs.db.idl
-import ovs.poller
+
+with warnings.catch_warnings():
+    # ovs.poller probes for eventlet (installed for os-ken) and eventlet warns on import.
+    warnings.simplefilter("ignore")
+    import ovs.poller
 
 from controller.state import Binding
 
