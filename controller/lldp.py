@@ -60,13 +60,17 @@ class LinkCheck:
 
     def observe(self, here: End, here_binding: Binding | None, there: End, there_binding: Binding | None) -> str | None:
         """An LLDP frame sent from `there` arrived at `here`; return a message when something new was learned."""
-        if here_binding and there_binding and here_binding == there_binding and here_binding.kind == "link":
+        if (
+            here_binding is not None
+            and here_binding == there_binding
+            and here_binding.kind == "link"
+            and set(self.declared.get(here_binding.id, ())) == {here[0], there[0]}
+        ):
             link = here_binding.id
-            if set(self.declared.get(link, ())) == {here[0], there[0]} and link not in self.confirmed:
-                self.confirmed.add(link)
-                return f"link {link} confirmed by LLDP: {there[0]} port {there[1]} <-> {here[0]} port {here[1]}"
             if link in self.confirmed:
                 return None
+            self.confirmed.add(link)
+            return f"link {link} confirmed by LLDP: {there[0]} port {there[1]} <-> {here[0]} port {here[1]}"
         pair = tuple(sorted((here, there)))
         if pair in self.undeclared:
             return None
