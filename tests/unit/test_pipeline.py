@@ -206,13 +206,20 @@ def test_unbound_and_misbound_ports_carry_nothing():
     assert tables.process(99, Frame("02:00:00:00:00:09", BROADCAST)).outputs == []
 
 
+# The match fields each table declares; a flow matching anything else is a bug.
+TABLE_FIELDS = {0: {"in_port", "vlan_vid", "eth_type", "eth_src"}, 1: {"in_port", "vlan_vid", "eth_src"}, 2: {"vlan_vid", "eth_dst"}}
+
+
 def test_generated_flows_are_well_formed():
     for name in BUNDLED:
         lab = SimulatedLab(load(TOPOLOGIES / name))
+        for nic in lab.topology.nics():
+            lab.send(nic.id, Frame(nic.mac, BROADCAST))  # learned flows too
         for bridge, tables in lab.fabric.tables.items():
             flows = list(tables.flows.values())
             for f in flows:
                 assert f.goto is None or f.goto > f.table
+                assert set(f.fields) <= TABLE_FIELDS[f.table], f
             # No two flows of one priority in one table may overlap.
             for x, y in itertools.combinations(flows, 2):
                 if x.table == y.table and x.priority == y.priority:
