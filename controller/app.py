@@ -75,6 +75,16 @@ class SdnlabApp(app_manager.OSKenApp):
         self.stopping.set()
         self.watcher.stop()
 
+    def reload(self, topology: Topology) -> None:
+        """Take a changed topology file into use without dropping what still holds."""
+        with self.lock:
+            self.topology = topology
+            self.links = lldp.LinkCheck({link.id: link.between for link in topology.links})
+            self.limiter.rate = float(topology.controller.packet_in_rate)
+            mods = self.core.reload(topology)
+            LOG.info("topology reloaded: %d flow-mods for %d bridges", sum(map(len, mods.values())), len(mods))
+            self._send(mods)
+
     # -- sending -----------------------------------------------------------
     def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True) -> None:
         """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread)."""

@@ -26,7 +26,7 @@ class Core:
     resolved: dict[str, Resolved] = field(default_factory=dict)
     installed: dict[str, list[Flow]] = field(default_factory=dict)  # static flows as last sent
     macs: dict[str, MacTable] = field(default_factory=dict)
-    trees: dict[Segment, frozenset[int]] = field(default_factory=dict)
+    trees: dict[Segment, frozenset[int]] | None = None  # None: not computed yet (not the same as no trees)
 
     def bridge_of(self, dpid: int) -> str | None:
         """The topology's OVS bridge with this datapath id."""
@@ -62,6 +62,26 @@ class Core:
             table.pop(bridge, None)
         return self._reconcile(set())
 
+    def reload(self, topology: Topology) -> dict[str, list[FlowMod]]:
+        """The file changed (a retag, a new trunk list, ...): recompute everything, and
+        forget what was learned on ports whose NIC or link is not what it was."""
+        old = self.resolved
+        self.topology = topology
+        forget: dict[str, list[FlowMod]] = {}
+        for bridge, view in self.views.items():
+            new = resolve(topology, view)
+            before = old.get(bridge)
+            if before is None:
+                continue
+            changed = {p for p in set(before.nics) | set(new.nics) if before.nics.get(p) != new.nics.get(p)}
+            changed |= {p for p in set(before.links) | set(new.links) if before.links.get(p) != new.links.get(p)}
+            table = self.macs[bridge]
+            table.limit, table.idle_timeout = topology.controller.mac_limit, topology.controller.mac_idle_timeout
+            if changed:
+                forget[bridge] = table.forget_ports(changed)
+        out = self._reconcile(set(self.views))
+        return {b: forget.get(b, []) + out.get(b, []) for b in set(forget) | set(out)}
+
     def packet_in(self, bridge: str, in_port: int, vid: int, src: str, now: float) -> list[FlowMod]:
         resolved = self.resolved.get(bridge)
         if resolved is None or (in_port not in resolved.nics and in_port not in resolved.links):
@@ -87,15 +107,16 @@ class Core:
         # trunk flows while switches reconnect after a controller restart.
         passive = frozenset(b.name for b in self.topology.bridges.values() if not b.is_ovs or b.name not in self.views)
         trees = flood_trees(live_links(self.topology.links, {b: r.links for b, r in self.resolved.items()}, passive))
+        trees_changed = trees != self.trees
         # The first trees a (re)started core computes are not a move: what it
         # adopted from the switches was learned on the same links.
-        moved = bool(self.trees) and trees != self.trees
+        moved = self.trees is not None and trees_changed
         if moved:
             LOG.info("flood trees: %s", {str(s): sorted(self.topology.links[i].id for i in t) for s, t in sorted(trees.items(), key=lambda x: str(x[0]))})
         self.trees = trees
         out: dict[str, list[FlowMod]] = {}
         for bridge, resolved in self.resolved.items():
-            if bridge not in changed and not moved:
+            if bridge not in changed and not trees_changed:
                 continue  # same ports, same trees: same flows (computing them again for every connect was quadratic)
             table = self.macs[bridge]
             table.access_ports = {p for p, nic in resolved.nics.items() if nic.tag is not None}

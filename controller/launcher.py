@@ -35,16 +35,31 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False) -> int:
-    """Serve OpenFlow for `topology` until SIGINT/SIGTERM; returns the exit status."""
+    """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file."""
     from controller.app import SdnlabApp
 
     SdnlabApp.topology = topology
+
+    def reload(manager) -> None:
+        from sdnlab.loader import load
+        from sdnlab.problems import TopologyError
+
+        try:
+            changed = load(topology.source)
+        except TopologyError as exc:
+            LOG.error("not reloading %s, it has problems (keeping the running topology):\n%s", topology.source, exc)
+            return
+        app = manager.applications.get("SdnlabApp")
+        if app is not None:
+            app.reload(changed)
+
     return serve(["controller.app"], host or topology.controller.host, port or topology.controller.port, verbose,
-                 f"controller for {topology.name}")
+                 f"controller for {topology.name}", on_hangup=reload)
 
 
-def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken") -> int:
-    """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM."""
+def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken", on_hangup=None) -> int:
+    """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM.
+    SIGHUP calls `on_hangup(app_manager)` from the main thread."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("os_ken", "ovsdb", "ovs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -58,15 +73,20 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     cfg.CONF.set_override("ofp_tcp_listen_port", port)
 
     stop = threading.Event()
+    hangup = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: hangup.set())
 
     manager = app_manager.AppManager.get_instance()
     manager.load_apps(apps)
     manager.instantiate_apps(**manager.create_contexts())
     LOG.info("%s listening on %s:%d (OpenFlow 1.3)", what, host, port)
-    while not stop.wait(0.2):
-        pass
+    while not stop.wait(0.05):
+        if hangup.is_set():
+            hangup.clear()
+            if on_hangup is not None:
+                on_hangup(manager)
     LOG.info("stopping")
     closer = threading.Thread(target=manager.close, daemon=True)
     closer.start()

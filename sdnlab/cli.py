@@ -49,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("picture", "mermaid", "dot"), default="picture", help="picture (default) or text to stdout")
     graph.set_defaults(run=_graph)
 
+    sim = sub.add_parser("sim", help="replay a topology or scenario in Mininet with the real controller")
+    simsub = sim.add_subparsers(metavar="ACTION")
+    run = simsub.add_parser("run", help="build it, probe every pair, compare intent, flows and probes, tear down")
+    run.add_argument("file", type=Path, help="a topology or a scenario file")
+    run.add_argument("--json", action="store_true", help="print the probe result and the comparison as JSON")
+    run.add_argument("--plot", type=Path, metavar="PICTURE.png", help="write the topology with the probe result overlaid")
+    run.set_defaults(run=_sim_run)
+    up = simsub.add_parser("up", help="build it and leave you at Mininet's CLI; leaving the CLI tears everything down")
+    up.add_argument("file", type=Path)
+    up.set_defaults(run=_sim_up)
+    clean = simsub.add_parser("clean", help="remove what a killed simulation left behind")
+    clean.set_defaults(run=_sim_clean)
+    sim.set_defaults(run=lambda args: (sim.print_help(), EXIT_FAILED)[1])
+
     ctl = sub.add_parser("controller", help="run the OpenFlow 1.3 controller for a topology's OVS bridges")
     ctl.add_argument("file", type=Path)
     ctl.add_argument("--host", help="address to listen on (default: the file's controller.host, else 127.0.0.1)")
@@ -85,6 +99,45 @@ def _graph(args: argparse.Namespace) -> int:
 
     draw.draw(analyse(topology), args.output)
     print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _sim_run(args: argparse.Namespace) -> int:
+    from sdnlab.scenario import Scenario, load_any
+    from sim.lab import SimError
+    from sim.runner import run_scenario, run_topology
+
+    loaded = load_any(args.file)
+    try:
+        if isinstance(loaded, Scenario):
+            return run_scenario(loaded, args.json, args.plot)
+        return run_topology(args.file, loaded, args.json, args.plot)
+    except SimError as exc:
+        print(f"sdnlab sim: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _sim_up(args: argparse.Namespace) -> int:
+    from mininet.cli import CLI
+
+    from sim.lab import SimError, SimLab
+
+    topology = load(args.file)
+    try:
+        with SimLab(topology, args.file) as lab:
+            print(f"{topology.name} is up; hosts are named after the endpoints (try: web1 ping web2). Leave with exit or Ctrl-D.")
+            CLI(lab.net)
+    except SimError as exc:
+        print(f"sdnlab sim: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _sim_clean(args: argparse.Namespace) -> int:
+    from sim.lab import clean
+
+    removed = clean()
+    print(f"removed {len(removed)} leftovers" + (f": {' '.join(removed)}" if removed else ""))
     return EXIT_OK
 
 

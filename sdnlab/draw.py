@@ -128,16 +128,38 @@ def _ranges(vids: list[int]) -> str:
     return text + " " if text else ""
 
 
+def figure_size(topology: Topology) -> tuple[float, float]:
+    """Inches that keep the layout readable: about one inch per layout unit."""
+    pos = layout(topology)
+    arcs = link_arcs(topology, pos)
+    xs, ys = _extent(pos, arcs)
+    return min(max((max(xs) - min(xs)) * 1.1, 6), 40), min(max((max(ys) - min(ys)) * 1.1 + 1.2, 4), 30)
+
+
+def _extent(pos: Layout, arcs: list) -> tuple[list[float], list[float]]:
+    xs = [x for x, _, w, _ in pos.boxes.values()] + [x + w for x, _, w, _ in pos.boxes.values()] + [m[0] for *_, m in arcs]
+    ys = [y for _, y, _, h in pos.boxes.values()] + [y + h for _, y, _, h in pos.boxes.values()] + [m[1] for *_, m in arcs]
+    return xs, ys
+
+
 def draw(analysis: Analysis, output: str | Path, title: str | None = None) -> Path:
     """Write the picture (PNG or SVG by extension) and return its path."""
+    fig, ax = plt.subplots(figsize=figure_size(analysis.topology))
+    draw_on(ax, analysis, title)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return output
+
+
+def draw_on(ax, analysis: Analysis, title: str | None = None, marked: dict[tuple[str, str], str] | None = None) -> None:
+    """Draw the lab on `ax`; `marked` pairs of endpoints get a dashed line of the given colour."""
     topology = analysis.topology
     pos = layout(topology)
     colours = segment_colours(topology)
     arcs = link_arcs(topology, pos)
-    xs = [x for x, _, w, _ in pos.boxes.values()] + [x + w for x, _, w, _ in pos.boxes.values()] + [m[0] for *_, m in arcs]
-    ys = [y for _, y, _, h in pos.boxes.values()] + [y + h for _, y, _, h in pos.boxes.values()] + [m[1] for *_, m in arcs]
-    span_w, span_h = max(xs) - min(xs), max(ys) - min(ys)
-    fig, ax = plt.subplots(figsize=(min(max(span_w * 1.1, 6), 40), min(max(span_h * 1.1 + 1.2, 4), 30)))
+    xs, ys = _extent(pos, arcs)
     for node, (x, y, w, h) in pos.boxes.items():
         ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05,rounding_size=0.2", fc="#f4f6fa", ec="#9aa5b8", lw=1.2, zorder=0))
         ax.text(x + 0.1, y + h - 0.12, node, fontsize=9, fontweight="bold", color="#4a5568", va="top")
@@ -155,17 +177,15 @@ def draw(analysis: Analysis, output: str | Path, title: str | None = None) -> Pa
         face = "#2b6cb0" if bridge.is_ovs else ("#805ad5" if bridge.vlan_aware else "#a0aec0")
         ax.text(bx, by, name, ha="center", va="center", fontsize=8, color="white", fontweight="bold", zorder=5,
                 bbox={"boxstyle": "round,pad=0.3", "fc": face, "ec": "black", "lw": 0.6})
+    for (a, b), colour in (marked or {}).items():
+        (x1, y1), (x2, y2) = pos.endpoints[a], pos.endpoints[b]
+        ax.plot([x1, x2], [y1, y2], ls="--", lw=2.5, color=colour, zorder=7)
     _legend(ax, topology, colours)
     ax.set_xlim(min(xs) - 0.3, max(xs) + 0.3)
     ax.set_ylim(min(ys) - 0.3, max(ys) + 0.3)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title or f"{topology.name}: {len(topology.endpoints)} endpoints, {len(topology.bridges)} bridges", fontsize=11)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return output
 
 
 def _draw_links(ax, topology: Topology, arcs: list) -> None:

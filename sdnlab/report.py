@@ -82,8 +82,8 @@ def _groups(analysis: Analysis) -> list[str]:
     return out
 
 
-def _describe(step, scenario) -> str:
-    topo = scenario.topology
+def describe_step(step, topo) -> str:
+    """One line for people: what a scenario step does."""
     if step.kind in ("link_down", "link_up"):
         return f"{step.kind} " + ", ".join(topo.links[i].id + " (" + "-".join(topo.links[i].between) + ")" for i in step.links)
     if step.kind in ("nic_down", "nic_up"):
@@ -103,7 +103,7 @@ def scenario_text(scenario) -> str:
     expects = {step.index: (probe, good) for step, probe, good in scenario.intent_at()}
     out = [f"{scenario.source}: scenario is valid, on topology '{scenario.topology.name}' ({scenario.topology.source}), {len(scenario.steps)} steps"]
     for step in scenario.steps:
-        out.append(f"  {step.index + 1:>2}. {_describe(step, scenario)}")
+        out.append(f"  {step.index + 1:>2}. {describe_step(step, scenario.topology)}")
         if step.index in expects:
             probe, good = expects[step.index]
             fmt = lambda pairs: " ".join(f"{a}-{b}" for a, b in pairs) or "none"  # noqa: E731
@@ -115,7 +115,7 @@ def scenario_json(scenario) -> str:
     steps = []
     expects = {step.index: (probe, good) for step, probe, good in scenario.intent_at()}
     for step in scenario.steps:
-        item = {"step": step.index, "line": step.line, "description": _describe(step, scenario)}
+        item = {"step": step.index, "line": step.line, "description": describe_step(step, scenario.topology)}
         if step.index in expects:
             probe, good = expects[step.index]
             item["reachable"] = [list(p) for p in sorted(good)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from controller.state import Port, SwitchView, resolve
 from controller.trees import flood_trees
 from sdnlab.model import Topology
 from sim import names
+from sim.probe import parse_ping
 
 LOG = logging.getLogger("sdnlab.sim")
 
@@ -81,6 +81,8 @@ class SimLab:
         self.controller: subprocess.Popen | None = None
         self.controller_log = Path(f"/tmp/sdnlab-controller-{self.tag}.log")
         self.hosts: dict[str, object] = {}
+        self.down_links: set[str] = set()
+        self.down_nics: set[str] = set()
 
     # -- names -------------------------------------------------------------
     def bridge(self, name: str) -> str:
@@ -210,10 +212,12 @@ class SimLab:
     def set_link(self, link_id: str, up: bool) -> None:
         """Cut or restore a link the way a cable does: one end goes down, the other loses carrier."""
         subprocess.run(["ip", "link", "set", self.link_ends(link_id)[0], "up" if up else "down"], check=True)
+        (self.down_links.discard if up else self.down_links.add)(link_id)
 
     def set_nic(self, endpoint: str, up: bool) -> None:
         for nic in self.topology.endpoints[endpoint].nics:
             self.hosts[endpoint].cmd(f"ip link set eth{nic.index} {'up' if up else 'down'}")
+            (self.down_nics.discard if up else self.down_nics.add)(nic.id)
 
     # -- looking at it -------------------------------------------------------
     def expected_static(self) -> dict[str, set]:
@@ -250,12 +254,6 @@ class SimLab:
             if parse_ping(out)[1] > 0:
                 return True
         return False
-
-
-def parse_ping(text: str) -> tuple[int, int]:
-    """(sent, received) from ping's summary line; (0, 0) when there is none."""
-    found = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
-    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
 def clean(tag: str | None = None) -> list[str]:

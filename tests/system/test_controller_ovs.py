@@ -9,7 +9,8 @@ import time
 import pytest
 
 from sdnlab import analyse, load
-from sim.lab import SimLab, parse_ping
+from sim.lab import SimLab
+from sim.probe import parse_ping
 from tests.conftest import TOPOLOGIES
 
 pytestmark = pytest.mark.usefixtures("real_ovs")

@@ -271,3 +271,32 @@ def test_fabric_reports_loops():
     fabric.wire(("a", 2), ("b", 1))
     with pytest.raises(RuntimeError, match="loop"):
         fabric.send("a", 3, Frame("02:00:00:00:00:01", BROADCAST), limit=100)
+
+
+def test_reload_retags_a_port_and_forgets_what_it_learned_there():
+    topology = load(TOPOLOGIES / "two-nodes.yaml")
+    lab = SimulatedLab(topology)
+    web1, web2, db1 = (mac(topology, f"{n}.0") for n in ("web1", "web2", "db1"))
+    lab.send("web2.0", Frame(web2, BROADCAST))
+    assert lab.send("web1.0", Frame(web1, web2)) == {"web2.0"}
+    retagged = loads((TOPOLOGIES / "two-nodes.yaml").read_text().replace("{bridge: vmbr1, tag: 10, ip: 10.0.10.12/24}", "{bridge: vmbr1, tag: 20, ip: 10.0.20.12/24}"))
+    lab.apply(lab.core.reload(retagged))
+    lab.topology = retagged
+    assert lab.send("web1.0", Frame(web1, web2)) == set()  # old VLAN: gone
+    assert lab.send("web2.0", Frame(web2, db1)) == {"db1.0"}  # new VLAN
+    assert lab.send("db1.0", Frame(db1, web2)) == {"web2.0"}
+    assert not [k for k in lab.core.macs["vmbr1"].entries if k == (0x1000 | 10, web2)]
+
+
+def test_restoring_the_only_link_restores_traffic():
+    # The bug this pins: with the only link down there are no trees at all, and
+    # the link coming back (one end's port event at a time) must still reprogram both ends.
+    topology = load(TOPOLOGIES / "two-nodes.yaml")
+    lab = SimulatedLab(topology)
+    web1, web2 = mac(topology, "web1.0"), mac(topology, "web2.0")
+    assert lab.send("web1.0", Frame(web1, BROADCAST)) == {"web2.0"}
+    lab.set_link("link0", up=False)
+    assert lab.send("web1.0", Frame(web1, BROADCAST)) == set()
+    lab.set_link("link0", up=True)
+    assert lab.send("web1.0", Frame(web1, BROADCAST)) == {"web2.0"}
+    assert lab.send("web2.0", Frame(web2, web1)) == {"web1.0"}

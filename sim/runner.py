@@ -1,0 +1,228 @@
+"""`sdnlab sim run`: replay a topology or a scenario and show that the intent
+(the check), the flows installed in OVS and the probes agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from controller.trees import flood_trees
+from sdnlab.check import analyse
+from sdnlab.loader import loads
+from sdnlab.model import Topology
+from sdnlab.scenario import LabState, Scenario, Step, pingable_pairs
+from sim.lab import SimLab
+from sim.probe import Pair, PairResult, probe, probeable_pairs
+from sim.views import flow_reachability, trace_check
+
+TRACE_SAMPLE = 4
+
+
+@dataclass
+class Comparison:
+    """Three views of the same pairs, and where they differ."""
+
+    pairs: list[Pair]
+    intent: dict[Pair, bool]
+    flows: dict[Pair, bool]
+    probes: dict[Pair, PairResult]
+    trace_mismatches: list[str] = field(default_factory=list)
+
+    def disagreements(self) -> list[dict]:
+        out = []
+        for pair in self.pairs:
+            views = {"intent": self.intent[pair], "flows": self.flows[pair], "probes": self.probes[pair].reachable}
+            if len(set(views.values())) > 1 or self.probes[pair].asymmetric:
+                out.append({"pair": list(pair), **views, "asymmetric": self.probes[pair].asymmetric})
+        return out
+
+    @property
+    def agree(self) -> bool:
+        return not self.disagreements() and not self.trace_mismatches
+
+    def to_json(self) -> dict:
+        reachable = [list(p) for p in self.pairs if self.probes[p].reachable]
+        return {
+            "reachable": reachable,
+            "isolated": [list(p) for p in self.pairs if not self.probes[p].reachable],
+            "compared_with": {
+                "intent": {"reachable": [list(p) for p in self.pairs if self.intent[p]], "isolated": [list(p) for p in self.pairs if not self.intent[p]]},
+                "flows": {"reachable": [list(p) for p in self.pairs if self.flows[p]], "isolated": [list(p) for p in self.pairs if not self.flows[p]]},
+            },
+            "agree": self.agree,
+            "disagreements": self.disagreements(),
+            "trace_check": {"sampled": min(TRACE_SAMPLE, len(self.pairs)), "mismatches": self.trace_mismatches},
+        }
+
+
+class Progress:
+    """One line per step; a live counter on a terminal, nothing extra in a log."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if self.tty:
+            width = 24
+            filled = int(width * done / max(total, 1))
+            self.stream.write(f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            if done == total:
+                self.stream.write("\r" + " " * (width + len(label) + 20) + "\r")
+            self.stream.flush()
+
+
+def compare(lab: SimLab, intent_topology: Topology, pairs: list[Pair], progress: Progress | None = None) -> Comparison:
+    analysis = analyse(intent_topology)
+    intent = {p: analysis.is_reachable(*p) for p in pairs}
+    results = probe(lab.hosts, lab.topology, pairs, progress=(lambda d, t: progress.update("probing", d, t)) if progress else None)
+    trees = flood_trees([link for link in lab.topology.links if link.id not in lab.down_links])
+    flows = flow_reachability(lab, pairs, trees)
+    sample = pairs[:: max(1, len(pairs) // TRACE_SAMPLE)][:TRACE_SAMPLE]
+    return Comparison(pairs, intent, flows, results, trace_check(lab, sample))
+
+
+def print_comparison(comparison: Comparison, out=sys.stdout) -> None:
+    n = len(comparison.pairs)
+    reachable = sum(1 for p in comparison.pairs if comparison.probes[p].reachable)
+    print(f"  probed {n} pairs both ways: {reachable} reachable, {n - reachable} isolated", file=out)
+    if comparison.agree:
+        print("  intent, flows and probes agree on every pair; ofproto/trace agrees with the simulator on the sample", file=out)
+        return
+    for d in comparison.disagreements():
+        a, b = d["pair"]
+        words = ", ".join(f"{k} says {'reachable' if d[k] else 'isolated'}" for k in ("intent", "flows", "probes"))
+        print(f"  DISAGREE {a}-{b}: {words}{' (answers in one direction only)' if d['asymmetric'] else ''}", file=out)
+    for m in comparison.trace_mismatches:
+        print(f"  DISAGREE ofproto/trace: {m}", file=out)
+
+
+def plot(topology: Topology, comparison: Comparison, output: Path, title: str) -> Path:
+    """The topology with failed expectations drawn in red, and the reachability matrix beside it."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from sdnlab.draw import draw_on, figure_size
+
+    names = sorted(topology.endpoints)
+    bad = {tuple(d["pair"]): "#e53e3e" for d in comparison.disagreements()}
+    w, h = figure_size(topology)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(w + max(5, len(names) * 0.3), max(h, 4)), gridspec_kw={"width_ratios": [w, max(5, len(names) * 0.3)]})
+    draw_on(left, analyse(topology), title, bad)
+    colours = {"ok-reach": (0.22, 0.63, 0.41), "ok-iso": (0.85, 0.87, 0.9), "bad": (0.9, 0.24, 0.24), "none": (1, 1, 1)}
+    grid = [[colours["none"]] * len(names) for _ in names]
+    index = {n: i for i, n in enumerate(names)}
+    for pair in comparison.pairs:
+        i, j = index[pair[0]], index[pair[1]]
+        cell = "bad" if pair in bad else ("ok-reach" if comparison.probes[pair].reachable else "ok-iso")
+        grid[i][j] = grid[j][i] = colours[cell]
+    right.imshow(grid, interpolation="nearest")
+    right.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    right.set_yticks(range(len(names)), names, fontsize=7)
+    right.set_title("probes (white: not probed, no shared subnet)", fontsize=9)
+    right.legend(handles=[Patch(color=colours["ok-reach"], label="reachable, as intended"), Patch(color=colours["ok-iso"], label="isolated, as intended"),
+                          Patch(color=colours["bad"], label="disagreement")], loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncol=1)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return output
+
+
+def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | None) -> int:
+    progress = Progress()
+    out = sys.stderr if as_json else sys.stdout
+    print(f"replaying {path} ({len(topology.bridges)} bridges, {len(topology.endpoints)} endpoints) in Mininet with the controller", file=out)
+    started = time.monotonic()
+    with SimLab(topology, path) as lab:
+        print(f"  up in {time.monotonic() - started:.1f} s; flows installed as the core computes them", file=out)
+        comparison = compare(lab, topology, probeable_pairs(topology), progress)
+    print_comparison(comparison, out)
+    if plot_to:
+        print(f"  picture: {plot(topology, comparison, plot_to, f'{topology.name}: probes vs intent')}", file=out)
+    if as_json:
+        print(json.dumps({"topology": topology.name, **comparison.to_json()}, indent=2))
+    return 0 if comparison.agree else 1
+
+
+def _retag(work: Path, step: Step) -> None:
+    """Rewrite the working copy of the topology file with the step's new tag (and address)."""
+    doc = yaml.safe_load(work.read_text())
+    nic = doc["endpoints"][step.endpoint]["nics"][step.nic]
+    if step.tag is None:
+        nic.pop("tag", None)
+    else:
+        nic["tag"] = step.tag
+    if step.ip is not None:
+        nic["ip"] = str(step.ip)
+    work.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None) -> int:
+    progress = Progress()
+    out = sys.stderr if as_json else sys.stdout
+    topology = scenario.topology
+    print(f"scenario {scenario.source} on {topology.source}: {len(scenario.steps)} steps", file=out)
+    state = LabState(topology)
+    results = []
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="sdnlab-scenario-") as tmp:
+        work = Path(tmp) / Path(topology.source).name
+        work.write_text(Path(topology.source).read_text())
+        with SimLab(topology, work) as lab:
+            last: Comparison | None = None
+            for step in scenario.steps:
+                state.apply(step)
+                label = f"[{step.index + 1}/{len(scenario.steps)}] {_describe(step, topology)}"
+                print(label, file=out, flush=True)
+                if step.kind in ("link_down", "link_up"):
+                    for i in step.links:
+                        lab.set_link(topology.links[i].id, up=step.kind == "link_up")
+                elif step.kind in ("nic_down", "nic_up"):
+                    lab.set_nic(step.endpoint, up=step.kind == "nic_up")
+                elif step.kind == "set_tag":
+                    _retag(work, step)
+                    if step.ip is not None:
+                        lab.hosts[step.endpoint].cmd(f"ip addr flush dev eth{step.nic} && ip addr add {step.ip} dev eth{step.nic}")
+                    lab.topology = loads(work.read_text(), str(work))
+                    os.kill(lab.controller.pid, signal.SIGHUP)
+                elif step.kind == "restart":
+                    lab.restart_controller()
+                elif step.kind == "wait":
+                    _wait(step.seconds, progress)
+                elif step.kind == "expect":
+                    pairs = pingable_pairs(state) if step.intent else sorted(set(step.reachable) | set(step.isolated))
+                    intent_topology = state.topology()
+                    last = compare(lab, intent_topology, pairs, progress)
+                    if not step.intent:  # the listed pairs are the expectation
+                        last.intent = {p: p in step.reachable for p in pairs}
+                    print_comparison(last, out)
+                    failed += not last.agree
+                    results.append({"step": step.index, **last.to_json()})
+    if plot_to and last is not None:
+        print(f"picture: {plot(state.topology(), last, plot_to, f'{topology.name} after the last step')}", file=out)
+    print(f"{len(results) - failed} of {len(results)} expectations held", file=out)
+    if as_json:
+        print(json.dumps({"scenario": scenario.source, "topology": topology.name, "agree": failed == 0, "expectations": results}, indent=2))
+    return 0 if failed == 0 else 1
+
+
+def _wait(seconds: float, progress: Progress) -> None:
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        progress.update("waiting", int((seconds - left) * 10), int(seconds * 10))
+        time.sleep(min(0.1, left))
+    progress.update("waiting", int(seconds * 10), int(seconds * 10))
+
+
+def _describe(step: Step, topology: Topology) -> str:
+    from sdnlab.report import describe_step
+
+    return describe_step(step, topology)
