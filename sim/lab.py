@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -141,7 +142,13 @@ class SimLab:
             pa = next(n for n, x in self.plan[a].items() if x.kind == "link" and x.id == link.id)
             pb = next(n for n, x in self.plan[b].items() if x.kind == "link" and x.id == link.id)
             net.addLink(switches[a], switches[b], port1=pa, port2=pb, intfName1=self.port_intf(a, pa), intfName2=self.port_intf(b, pb))
-        net.build()
+        # Mininet's host shells inherit the environment: with the tag in it,
+        # `sdnlab sim clean` can find them after a kill -9. Only while they start.
+        os.environ[names.TAG_ENV] = self.tag
+        try:
+            net.build()
+        finally:
+            os.environ.pop(names.TAG_ENV, None)
         for name, endpoint in self.topology.endpoints.items():
             host = self.hosts[name]
             host.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
@@ -168,7 +175,7 @@ class SimLab:
         log = self.controller_log.open("w")
         self.controller = subprocess.Popen(
             [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, names.TAG_ENV: self.tag},
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -195,12 +202,25 @@ class SimLab:
         self.start_controller()
 
     def stop(self) -> None:
+        nodes = [*self.net.hosts, *self.net.switches, *self.net.controllers] if self.net is not None else []
+        shells = [n.shell for n in nodes if getattr(n, "shell", None)]
         try:
             if self.net is not None:
                 self.net.stop()
         finally:
             self.net = None
             self.stop_controller()
+            # Mininet signals its nodes' shells but never waits for them, and leaves
+            # a RemoteController's shell running: end and reap them all, so not
+            # even a zombie outlives the lab.
+            for shell in shells:
+                if shell.poll() is None:
+                    shell.terminate()
+                try:
+                    shell.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    shell.kill()
+                    shell.wait()
             clean(self.tag)
 
     # -- events --------------------------------------------------------------
@@ -256,9 +276,31 @@ class SimLab:
         return False
 
 
+def lab_processes(tag: str | None = None) -> list[int]:
+    """Processes started for a lab (all labs when tag is None), found by the tag in their environment."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(names.TAG_ENV.encode() + b"=") and (tag is None or item == f"{names.TAG_ENV}={tag}".encode()):
+                found.append(int(entry.name))
+    return found
+
+
 def clean(tag: str | None = None) -> list[str]:
-    """Remove OVS bridges marked as a lab's (all labs when tag is None), their ports and hosts' leftovers."""
+    """Remove a lab's processes, OVS bridges (marked in OVSDB) and interfaces; all labs when tag is None."""
     removed = []
+    for pid in lab_processes(tag):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            removed.append(f"process {pid}")
+        except ProcessLookupError:
+            pass
     out = subprocess.run(["ovs-vsctl", "--timeout=5", "--format=csv", "--no-headings", "--columns=name,external_ids", "list", "Bridge"],
                          capture_output=True, text=True)
     for line in out.stdout.splitlines():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 LAB_KEY = "sdnlab-lab"
+TAG_ENV = "SDNLAB_SIM_TAG"  # in the environment of every process a lab starts
 BRIDGE_KEY = "sdnlab-bridge"
 
 
