@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SDNLAB := $(VENV)/bin/sdnlab
 DEMO := topologies/two-nodes.yaml
+DEMO_SCENARIO := topologies/scenarios/two-nodes-link-failure.yaml
 # Debian packages; later parts of the project add theirs here.
 DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         mininet iputils-ping iproute2 ethtool python3-venv python3-pip
@@ -30,7 +31,9 @@ demo: setup
 	@mkdir -p build
 	$(SDNLAB) check $(DEMO)
 	$(SDNLAB) graph $(DEMO) -o build/demo.png
-	@echo "picture of the lab: build/demo.png"
+	$(SDNLAB) sim run $(DEMO) --plot build/demo-sim.png
+	$(SDNLAB) sim run $(DEMO_SCENARIO) --plot build/demo-scenario.png
+	@echo "pictures: build/demo.png (the lab), build/demo-sim.png (probes vs intent), build/demo-scenario.png (after the link failure scenario)"
 
 lint: setup
 	$(VENV)/bin/ruff check .

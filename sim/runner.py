@@ -115,7 +115,7 @@ def plot(topology: Topology, comparison: Comparison, output: Path, title: str) -
     names = sorted(topology.endpoints)
     bad = {tuple(d["pair"]): "#e53e3e" for d in comparison.disagreements()}
     w, h = figure_size(topology)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(w + max(5, len(names) * 0.3), max(h, 4)), gridspec_kw={"width_ratios": [w, max(5, len(names) * 0.3)]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(w + max(5, len(names) * 0.3), max(h, 4)), gridspec_kw={"width_ratios": [w, max(5, len(names) * 0.3)], "wspace": 0.45})
     draw_on(left, analyse(topology), title, bad)
     colours = {"ok-reach": (0.22, 0.63, 0.41), "ok-iso": (0.85, 0.87, 0.9), "bad": (0.9, 0.24, 0.24), "none": (1, 1, 1)}
     grid = [[colours["none"]] * len(names) for _ in names]

@@ -116,3 +116,12 @@ def test_interrupt_and_kill_leave_nothing_behind():
     out = subprocess.run([SDNLAB, "sim", "clean"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "removed" in out.stdout
     assert leftovers() == before
+
+
+def test_sim_up_gives_mininets_cli_and_tears_down_on_exit():
+    out = subprocess.run([SDNLAB, "sim", "up", str(TOPOLOGIES / "one-bridge.yaml")], input="a1 ping -c 2 -W 1 10.1.0.2\nb1 ping -c 2 -W 1 10.1.0.2\nexit\n",
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "one-bridge is up" in out.stdout
+    assert "2 received" in out.stdout and "0 received" in out.stdout  # same VLAN answers, the other tenant does not
+    assert leftovers() == {"bridges": [], "hosts": [], "links": []}
