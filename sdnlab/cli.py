@@ -125,7 +125,12 @@ def _sim_up(args: argparse.Namespace) -> int:
     topology = load(args.file)
     try:
         with SimLab(topology, args.file) as lab:
-            print(f"{topology.name} is up; hosts are named after the endpoints (try: web1 ping web2). Leave with exit or Ctrl-D.")
+            from mininet.log import setLogLevel
+
+            setLogLevel("output")  # the CLI prints what commands write at this level
+            names = sorted(topology.endpoints)
+            hint = f" (try: {names[0]} ping {names[1]})" if len(names) > 1 else ""
+            print(f"{topology.name} is up; hosts are named after the endpoints{hint}. Leave with exit or Ctrl-D.", flush=True)
             CLI(lab.net)
     except SimError as exc:
         print(f"sdnlab sim: {exc}", file=sys.stderr)

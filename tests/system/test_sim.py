@@ -123,5 +123,6 @@ def test_sim_up_gives_mininets_cli_and_tears_down_on_exit():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "one-bridge is up" in out.stdout
-    assert "2 received" in out.stdout and "0 received" in out.stdout  # same VLAN answers, the other tenant does not
+    said = out.stdout + out.stderr  # Mininet's CLI writes command output through its logger, to stderr
+    assert "2 received" in said and " 0 received" in said  # same VLAN answers, the other tenant does not
     assert leftovers() == {"bridges": [], "hosts": [], "links": []}
