@@ -8,7 +8,8 @@ DEMO := topologies/two-nodes.yaml
 DEMO_SCENARIO := topologies/scenarios/two-nodes-link-failure.yaml
 # Debian packages; later parts of the project add theirs here.
 DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
-        mininet iputils-ping iproute2 ethtool python3-venv python3-pip
+        mininet iputils-ping iproute2 ethtool python3-venv python3-pip \
+        lxc busybox-static qemu-system-x86 linux-image-amd64 cpio
 
 .PHONY: setup debs ovs demo test lint bench clean
 

@@ -63,6 +63,21 @@ def _parser() -> argparse.ArgumentParser:
     clean.set_defaults(run=_sim_clean)
     sim.set_defaults(run=lambda args: (sim.print_help(), EXIT_FAILED)[1])
 
+    upp = sub.add_parser("up", help="build the lab for real on this host: bridges, containers, guests, the controller")
+    upp.add_argument("file", type=Path)
+    upp.set_defaults(run=_up)
+    st = sub.add_parser("status", help="what of a lab is running, and the reachability its flows enforce")
+    st.add_argument("file", type=Path)
+    st.set_defaults(run=_status)
+    ex = sub.add_parser("exec", help="run a command inside an endpoint of a lab that is up")
+    ex.add_argument("file", type=Path)
+    ex.add_argument("endpoint")
+    ex.add_argument("command", nargs=argparse.REMAINDER, help="after --")
+    ex.set_defaults(run=_exec)
+    dn = sub.add_parser("down", help="remove everything `up` created, and nothing else (safe to run twice)")
+    dn.add_argument("file", type=Path)
+    dn.set_defaults(run=_down)
+
     ctl = sub.add_parser("controller", help="run the OpenFlow 1.3 controller for a topology's OVS bridges")
     ctl.add_argument("file", type=Path)
     ctl.add_argument("--host", help="address to listen on (default: the file's controller.host, else 127.0.0.1)")
@@ -144,6 +159,46 @@ def _sim_clean(args: argparse.Namespace) -> int:
     removed = clean()
     print(f"removed {len(removed)} leftovers" + (f": {' '.join(removed)}" if removed else ""))
     return EXIT_OK
+
+
+def _up(args: argparse.Namespace) -> int:
+    from sdnlab.deploy.lab import DeployError, up
+
+    topology = load(args.file)
+    try:
+        return up(topology, args.file)
+    except DeployError as exc:
+        print(f"sdnlab up: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sdnlab.deploy.lab import status
+
+    return status(load(args.file))
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from sdnlab.deploy.lab import State, run_in
+
+    topology = load(args.file)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.endpoint not in topology.endpoints:
+        print(f"sdnlab exec: no endpoint {args.endpoint} in {args.file}", file=sys.stderr)
+        return EXIT_FAILED
+    state = State.load(topology.name)
+    if not state.objects:
+        print(f"sdnlab exec: lab {topology.name} is not up (sdnlab up {args.file})", file=sys.stderr)
+        return EXIT_FAILED
+    status, output = run_in(topology, state, args.endpoint, " ".join(command))
+    sys.stdout.write(output)
+    return status
+
+
+def _down(args: argparse.Namespace) -> int:
+    from sdnlab.deploy.lab import down
+
+    return down(load(args.file).name)
 
 
 def _controller(args: argparse.Namespace) -> int:

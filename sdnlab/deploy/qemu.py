@@ -1,0 +1,161 @@
+"""QEMU guests: start one on taps, wait until it is up, run commands in it, stop it.
+
+Each guest has a directory with its console log (ttyS0, kept for people),
+a command socket (ttyS1, a shell), a QMP socket and a pid file. KVM is used
+when it boots a guest here; otherwise TCG (found out once, and said).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdnlab.deploy import guestimage
+
+LOG = logging.getLogger("sdnlab.deploy")
+ACCEL_CACHE = Path("/run/sdnlab/accel")
+
+
+class GuestError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class GuestNic:
+    tap: str
+    mac: str
+    address: str | None  # "10.0.0.1/24"
+
+
+def qemu_binary() -> str:
+    return os.environ.get("SDNLAB_QEMU", "qemu-system-x86_64")
+
+
+def start(directory: Path, name: str, nics: list[GuestNic], accel: str, memory_mb: int = 128) -> int:
+    """Start a guest in the background; returns its pid. The taps must exist."""
+    kernel, initrd = guestimage.build()
+    directory.mkdir(parents=True, exist_ok=True)
+    cmdline = ["console=ttyS0", "quiet", "panic=-1", f"sdnlab.hostname={name}"]
+    cmdline += [f"sdnlab.nic={n.mac},{n.address or 'none'}" for n in nics]
+    args = [
+        qemu_binary(), "-name", name, "-accel", accel, "-m", str(memory_mb), "-display", "none", "-monitor", "none", "-no-reboot",
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", " ".join(cmdline),
+        "-chardev", f"socket,id=console,path={directory}/console.sock,server=on,wait=off,logfile={directory}/console.log",
+        "-serial", "chardev:console",
+        "-chardev", f"socket,id=shell,path={directory}/shell.sock,server=on,wait=off",
+        "-serial", "chardev:shell",
+        "-qmp", f"unix:{directory}/qmp.sock,server=on,wait=off",
+        "-pidfile", f"{directory}/qemu.pid", "-daemonize",
+    ]
+    if accel == "kvm":
+        args += ["-cpu", "host"]
+    for i, nic in enumerate(nics):
+        args += ["-netdev", f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no",
+                 "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise GuestError(f"QEMU did not start guest {name}: {out.stderr.strip() or out.stdout.strip() or f'exit status {out.returncode}'}")
+    return int((directory / "qemu.pid").read_text().strip())
+
+
+def wait_ready(directory: Path, name: str, timeout: float = 90.0) -> float:
+    """Seconds until the guest's init reported READY on its console."""
+    started = time.monotonic()
+    log = directory / "console.log"
+    while time.monotonic() - started < timeout:
+        if log.exists() and guestimage.READY in log.read_text(errors="replace"):
+            return time.monotonic() - started
+        pid = _pid(directory)
+        if pid is None or not Path(f"/proc/{pid}").exists():
+            raise GuestError(f"guest {name} stopped while booting; its console log: {log}")
+        time.sleep(0.1)
+    raise GuestError(f"guest {name} did not come up within {timeout:.0f} s; its console log: {log}")
+
+
+def run(directory: Path, command: str, timeout: float = 60.0) -> tuple[int, str]:
+    """Run a shell command in the guest; (exit status, output)."""
+    marker = f"__SDNLAB_{uuid.uuid4().hex}__"
+    with open(directory / "shell.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one command at a time per guest
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(directory / "shell.sock"))
+            sock.sendall(f"{command} 2>&1; echo {marker}$?\n".encode())
+            data = b""
+            deadline = time.monotonic() + timeout
+            while True:
+                found = re.search(rf"{marker}(\d+)".encode(), data)
+                if found:
+                    return int(found.group(1)), data[: found.start()].decode(errors="replace").replace("\r", "")
+                if time.monotonic() > deadline:
+                    raise GuestError(f"command timed out after {timeout:.0f} s in the guest")
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise GuestError("the guest's shell closed")
+                data += chunk
+
+
+def stop(directory: Path, timeout: float = 5.0) -> None:
+    """Quit the guest through QMP, or kill it."""
+    pid = _pid(directory)
+    if pid is None or not Path(f"/proc/{pid}").exists():
+        return
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(str(directory / "qmp.sock"))
+            sock.recv(4096)  # greeting
+            for cmd in ({"execute": "qmp_capabilities"}, {"execute": "quit"}):
+                sock.sendall(json.dumps(cmd).encode() + b"\n")
+                sock.recv(4096)
+    except OSError:
+        pass
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, 9)
+
+
+def _pid(directory: Path) -> int | None:
+    try:
+        return int((directory / "qemu.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def accelerator(workdir: Path) -> str:
+    """'kvm' if KVM boots a guest on this host, else 'tcg'. Probed once per boot, then cached."""
+    forced = os.environ.get("SDNLAB_ACCEL")
+    if forced in ("kvm", "tcg"):
+        return forced
+    boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    if ACCEL_CACHE.exists():
+        cached_boot, _, accel = ACCEL_CACHE.read_text().partition(" ")
+        if cached_boot == boot_id and accel in ("kvm", "tcg"):
+            return accel
+    accel = "tcg"
+    why = "no /dev/kvm"
+    if Path("/dev/kvm").exists():
+        probe = workdir / "kvm-probe"
+        try:
+            start(probe, "kvmprobe", [], "kvm")
+            wait_ready(probe, "kvmprobe", timeout=20)
+            accel, why = "kvm", ""
+        except GuestError as exc:
+            why = f"/dev/kvm is there but a guest did not boot with it ({exc})"
+        finally:
+            stop(probe)
+    LOG.warning("QEMU guests use %s%s", "KVM" if accel == "kvm" else "TCG (software emulation)", f": {why}" if why else "")
+    ACCEL_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    ACCEL_CACHE.write_text(f"{boot_id} {accel}")
+    return accel
