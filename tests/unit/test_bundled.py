@@ -23,6 +23,7 @@ EXPECTED = {
         "reachable": [("app1", "app2"), ("app1", "dev"), ("app2", "dev"), ("mon", "nas"), ("mon", "printer"), ("nas", "printer")],
         "warnings": 2,
     },
+    "real-lab.yaml": {"reachable": [("ct1", "vm2"), ("ct2", "vm1")], "warnings": 0},
     "classroom.yaml": {
         "reachable": sorted(
             [(f"t{t}s{i}", f"t{t}s{j}") for t in range(1, 5) for i in range(1, 7) for j in range(i + 1, 7)]

@@ -1,0 +1,96 @@
+"""`sdnlab up` for real: OVS bridges, LXC containers and QEMU guests on this host."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sdnlab import analyse, load
+from tests.conftest import TOPOLOGIES, unavailable
+
+SDNLAB = str(Path(sys.executable).parent / "sdnlab")
+LAB = TOPOLOGIES / "real-lab.yaml"
+
+
+@pytest.fixture(scope="module")
+def tools(real_ovs) -> None:
+    for tool in ("lxc-create", "qemu-system-x86_64", "busybox", "cpio"):
+        if shutil.which(tool) is None:
+            unavailable(f"{tool} is not installed (make setup installs it)")
+    if not list(Path("/boot").glob("vmlinuz-*")):
+        unavailable("no kernel in /boot for guests (make setup installs linux-image-amd64)")
+
+
+def machine() -> dict:
+    """What a lab could leave behind: bridges, containers, guests, interfaces, namespaces, state."""
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {
+        "bridges": sorted(subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split()),
+        "containers": sorted(subprocess.run(["lxc-ls", "-1"], capture_output=True, text=True).stdout.split()),
+        "guests": subprocess.run(["pgrep", "-f", "qemu-system"], capture_output=True, text=True).stdout.split(),
+        "interfaces": sorted(x.split(":")[1].strip().split("@")[0] for x in links.splitlines() if x.split(":")[1].strip()[:3] in ("vet", "tap", "sdl")),
+        "namespaces": sorted(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()),
+        "state": sorted(os.listdir("/var/lib/sdnlab/labs")) if Path("/var/lib/sdnlab/labs").exists() else [],
+    }
+
+
+def sdnlab(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([SDNLAB, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_up_pings_from_inside_every_endpoint_then_down_leaves_nothing(tools, capsys):
+    topology = load(LAB)
+    analysis = analyse(topology)
+    before = machine()
+    started = time.monotonic()
+    up = sdnlab("up", str(LAB))
+    up_s = time.monotonic() - started
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "lab real-lab is up" in up.stdout and "booted" in up.stdout
+        for a, b in itertools.permutations(sorted(topology.endpoints), 2):
+            target = topology.endpoints[b].nics[0].ip.ip
+            out = sdnlab("exec", str(LAB), a, "--", "ping", "-c", "2", "-W", "1", str(target))
+            answered = " 0 packets received" not in out.stdout and " 0 received" not in out.stdout
+            assert answered == analysis.is_reachable(a, b), (a, b, out.stdout)
+        status = sdnlab("status", str(LAB))
+        assert status.returncode == 0 and "the check agrees" in status.stdout, status.stdout
+        assert "guest vm1: running" in status.stdout and "container sdnlab-real-lab-ct1: running" in status.stdout
+    finally:
+        started = time.monotonic()
+        down = sdnlab("down", str(LAB))
+        down_s = time.monotonic() - started
+    with capsys.disabled():
+        print(f"\n  sdnlab up took {up_s:.1f} s, sdnlab down {down_s:.1f} s (2 LXC containers, 2 QEMU guests, 2 OVS bridges)")
+    assert down.returncode == 0
+    assert machine() == before
+    again = sdnlab("down", str(LAB))
+    assert again.returncode == 0 and "nothing to remove" in again.stdout
+
+
+def test_a_guest_that_cannot_start_rolls_everything_back(tools):
+    before = machine()
+    env = {**os.environ, "SDNLAB_QEMU": "/bin/false"}
+    out = sdnlab("up", str(LAB), env=env)
+    assert out.returncode == 1
+    assert "QEMU did not start guest" in out.stderr + out.stdout and "rolled back" in out.stdout
+    assert "Traceback" not in out.stderr
+    assert machine() == before
+
+
+def test_a_bridge_that_is_not_ours_is_never_touched(tools):
+    subprocess.run(["ovs-vsctl", "add-br", "vmbr0", "--", "set", "bridge", "vmbr0", "datapath_type=netdev"], check=True)
+    try:
+        before = machine()
+        out = sdnlab("up", str(LAB))
+        assert out.returncode == 1 and "already exists and is not this lab's" in out.stderr
+        assert machine() == before
+    finally:
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "vmbr0"], check=True)
