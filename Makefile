@@ -11,7 +11,7 @@ DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         mininet iputils-ping iproute2 ethtool python3-venv python3-pip \
         lxc busybox-static qemu-system-x86 linux-image-amd64 cpio
 
-.PHONY: setup debs ovs demo test lint bench clean
+.PHONY: setup debs ovs demo test lint bench clean notebooks notebooks-html
 
 setup: debs $(VENV)/.installed ovs
 
@@ -22,7 +22,7 @@ debs:
 # Python library live there (see README.md, Machine notes).
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | debs
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebooks]'
 	@touch $@
 
 ovs: debs
@@ -41,6 +41,17 @@ lint: setup
 
 test: setup lint
 	$(VENV)/bin/pytest
+
+# The course, for a person: JupyterLab on localhost only.
+notebooks: setup
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --allow-root --notebook-dir=notebooks
+
+# Each notebook executed and rendered to HTML, to read without running anything.
+notebooks-html: setup
+	@mkdir -p build/notebooks
+	cd notebooks && ../$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--output-dir ../build/notebooks *.ipynb
+	@echo "rendered: build/notebooks/*.html"
 
 bench: setup
 	$(PY) bench/check_scale.py

@@ -107,6 +107,21 @@ class FlowTables:
         return result
 
 
+def explain(result: Result) -> str:
+    """A walk through the tables for people, like ofproto/trace: each matching flow and what came out."""
+    lines = []
+    for flow in result.path:
+        match = ",".join(f"{k}={v}" for k, v in flow.match) or "(anything)"
+        steps = [" ".join(str(x) for x in action) for action in flow.actions]
+        if flow.goto is not None:
+            steps.append(f"goto table {flow.goto}")
+        lines.append(f"table {flow.table} priority {flow.priority}: {match}")
+        lines.append(f"    -> {', '.join(steps) or 'drop'}")
+    outs = ", ".join(f"port {p} (vlans {list(f.vlans) or 'none'})" for p, f in result.outputs)
+    lines.append(f"out: {outs or 'nowhere: dropped'}")
+    return "\n".join(lines)
+
+
 def _deleted_by(mod: FlowMod, flow: Flow) -> bool:
     if mod.flow.table != flow.table or (mod.flow.cookie and flow.cookie != mod.flow.cookie):
         return False

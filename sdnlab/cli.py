@@ -15,6 +15,9 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # the CLI only writes pictures to files; never look for a screen
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-matplotlib.use("Agg")  # no screen here, nor in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-
-from sdnlab.check import Analysis  # noqa: E402
-from sdnlab.model import UNTAGGED, Segment, Topology, segment_key  # noqa: E402
+from sdnlab.check import Analysis
+from sdnlab.model import UNTAGGED, Segment, Topology, segment_key
 
 PER_ROW = 4  # endpoints per row beneath a bridge
 CELL_W, CELL_H = 1.3, 1.0
@@ -153,8 +151,30 @@ def draw(analysis: Analysis, output: str | Path, title: str | None = None) -> Pa
     return output
 
 
-def draw_on(ax, analysis: Analysis, title: str | None = None, marked: dict[tuple[str, str], str] | None = None) -> None:
-    """Draw the lab on `ax`; `marked` pairs of endpoints get a dashed line of the given colour."""
+def figure(analysis: Analysis, title: str | None = None, emphasis: dict[int, str] | None = None):
+    """The picture as a matplotlib Figure (for notebooks); `emphasis` colours links by index."""
+    fig, ax = plt.subplots(figsize=figure_size(analysis.topology))
+    draw_on(ax, analysis, title, emphasis=emphasis)
+    return fig
+
+
+def matrix(analysis: Analysis, ax=None):
+    """The reachability matrix as a picture: green where two endpoints reach each other."""
+    names = sorted(analysis.topology.endpoints)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3, len(names) * 0.35), max(3, len(names) * 0.35)))
+    grid = [[0.5 if a == b else (1.0 if analysis.is_reachable(a, b) else 0.0) for b in names] for a in names]
+    ax.imshow(grid, cmap="Greens", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_title("reachability (dark: reachable)", fontsize=9)
+    return ax
+
+
+def draw_on(ax, analysis: Analysis, title: str | None = None, marked: dict[tuple[str, str], str] | None = None,
+            emphasis: dict[int, str] | None = None) -> None:
+    """Draw the lab on `ax`; `marked` pairs of endpoints get a dashed line of the given colour,
+    `emphasis` colours links (by index), e.g. to show a flood tree."""
     topology = analysis.topology
     pos = layout(topology)
     colours = segment_colours(topology)
@@ -171,7 +191,7 @@ def draw_on(ax, analysis: Analysis, title: str | None = None, marked: dict[tuple
         ax.scatter([ex], [ey], s=260, marker=MARKERS[endpoint.type], c=[colours[endpoint.nics[0].segment]], edgecolors="black", linewidths=0.6, zorder=3)
         label = name + "".join(f"\n{nic.ip.ip}" for nic in endpoint.nics if nic.ip)
         ax.text(ex, ey - 0.22, label, ha="center", va="top", fontsize=7, zorder=4)
-    _draw_links(ax, topology, arcs)
+    _draw_links(ax, topology, arcs, emphasis or {})
     for name, (bx, by) in pos.bridges.items():
         bridge = topology.bridges[name]
         face = "#2b6cb0" if bridge.is_ovs else ("#805ad5" if bridge.vlan_aware else "#a0aec0")
@@ -188,9 +208,11 @@ def draw_on(ax, analysis: Analysis, title: str | None = None, marked: dict[tuple
     ax.set_title(title or f"{topology.name}: {len(topology.endpoints)} endpoints, {len(topology.bridges)} bridges", fontsize=11)
 
 
-def _draw_links(ax, topology: Topology, arcs: list) -> None:
+def _draw_links(ax, topology: Topology, arcs: list, emphasis: dict[int, str]) -> None:
     for link, start, end, rad, (lx, ly) in arcs:
-        ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#2d3748", lw=2.2, zorder=2))
+        colour = emphasis.get(link.index, "#2d3748" if not emphasis else "#cbd5e0")
+        ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color=colour,
+                                     lw=3.2 if link.index in emphasis else 2.2, zorder=2))
         ax.text(lx, ly, link_label(topology, link.trunks, link.untagged).strip(), fontsize=7, ha="center", va="center", zorder=6,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "#fffbea", "ec": "#d69e2e", "lw": 0.5})
 

@@ -106,6 +106,13 @@ class Scenario:
         return out
 
 
+def retagged(topology: Topology, endpoint: str, nic: int, tag: int | None, ip: str | None = None) -> Topology:
+    """The topology with one NIC moved to another VLAN (None: untagged), as a scenario's set_tag does."""
+    state = LabState(topology)
+    state.apply(Step(0, "set_tag", endpoint=endpoint, nic=nic, tag=tag, ip=IPv4Interface(ip) if ip else None))
+    return state.topology()
+
+
 def pingable_pairs(state: LabState) -> list[Pair]:
     """Pairs of endpoints with addresses in one subnet (the pairs a probe can answer)."""
     nics = state.addressed()

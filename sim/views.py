@@ -66,6 +66,12 @@ def parse_trace_outputs(text: str) -> set[int]:
     return outputs
 
 
+def ofproto_trace(lab, bridge: str, port: int, src: str, dst: str, vlan: int | None = None) -> str:
+    """`ovs-appctl ofproto/trace` on the real switch for a frame entering `port` of `bridge`."""
+    flow = f"in_port={port},dl_src={src},dl_dst={dst},dl_type=0x0800" + (f",dl_vlan={vlan}" if vlan is not None else "")
+    return subprocess.run(["ovs-appctl", "ofproto/trace", lab.bridge(bridge), flow], capture_output=True, text=True).stdout
+
+
 def trace_check(lab, sample: list[Pair]) -> list[str]:
     """For each sampled pair, compare the simulator's first-hop outputs with ofproto/trace's on the real switch."""
     mismatches = []
@@ -78,9 +84,7 @@ def trace_check(lab, sample: list[Pair]) -> list[str]:
         tables = FlowTables(lab.dump(nic.bridge))
         for dst in (topology.endpoints[b].nics[0].mac, BROADCAST):
             ours = {p for p, _ in tables.process(port, Frame(nic.mac, dst)).outputs}
-            text = subprocess.run(["ovs-appctl", "ofproto/trace", lab.bridge(nic.bridge),
-                                   f"in_port={port},dl_src={nic.mac},dl_dst={dst},dl_type=0x0800"], capture_output=True, text=True).stdout
-            theirs = parse_trace_outputs(text)
+            theirs = parse_trace_outputs(ofproto_trace(lab, nic.bridge, port, nic.mac, dst))
             if ours != theirs:
                 mismatches.append(f"{a}->{b} ({dst}) on {nic.bridge}: simulator outputs {sorted(ours)}, ofproto/trace {sorted(theirs)}")
     return mismatches

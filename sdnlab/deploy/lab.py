@@ -200,7 +200,7 @@ def _build(topology: Topology, state: State) -> None:
             else:
                 state.add(kind="link", name=ea)
                 netlink.add_veth(ea, eb)  # the peer goes with it on delete
-                _up(eb)
+                netlink.set_up(eb)
                 attach(a, ea, "link", link.id)
                 attach(b, eb, "link", link.id)
             say(f"link {link.id} ({a}-{b}) created")
@@ -247,13 +247,6 @@ def _build(topology: Topology, state: State) -> None:
             took = qemu.wait_ready(directory, name)
             say(f"guest {name} booted ({accel}) [{i}/{len(guests)}] in {took:.1f} s; console log: {directory / 'console.log'}")
     _wait_reachable(topology, state)
-
-
-def _up(iface: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ip:
-        ip.link("set", index=ip.link_lookup(ifname=iface)[0], state="up")
 
 
 def _free_port() -> int:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from pyroute2 import IPRoute, NetlinkError
 
+from sdnlab.deploy.loops import outside_event_loop
 
+
+@outside_event_loop
 def exists(name: str) -> bool:
     with IPRoute() as ip:
         return bool(ip.link_lookup(ifname=name))
 
 
+@outside_event_loop
 def add_bridge(name: str) -> None:
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="bridge", br_forward_delay=0)
         ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
 
 
+@outside_event_loop
 def vlan_filtering_supported() -> bool:
     """Whether the kernel can make a VLAN-aware bridge (CONFIG_BRIDGE_VLAN_FILTERING)."""
     probe = "sdnlabvfprobe"
@@ -28,6 +33,7 @@ def vlan_filtering_supported() -> bool:
         return True
 
 
+@outside_event_loop
 def add_veth(name: str, peer: str, peer_mac: str | None = None) -> None:
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="veth", peer=peer)
@@ -36,17 +42,26 @@ def add_veth(name: str, peer: str, peer_mac: str | None = None) -> None:
         ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
 
 
+@outside_event_loop
 def add_tap(name: str) -> None:
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="tuntap", mode="tap")
         ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
 
 
+@outside_event_loop
+def set_up(name: str) -> None:
+    with IPRoute() as ip:
+        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
+
+
+@outside_event_loop
 def set_master(name: str, bridge: str) -> None:
     with IPRoute() as ip:
         ip.link("set", index=ip.link_lookup(ifname=name)[0], master=ip.link_lookup(ifname=bridge)[0], state="up")
 
 
+@outside_event_loop
 def delete(name: str) -> None:
     """Remove an interface (a veth's peer goes with it); nothing if it is already gone."""
     with IPRoute() as ip:
