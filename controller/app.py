@@ -114,45 +114,39 @@ class SdnlabApp(app_manager.OSKenApp):
         LOG.info("switch %s (dpid %#x) connected", bridge, dp.id)
         with self.lock:
             self.datapaths[bridge] = dp
-            self.connecting[bridge] = {"ports": {}, "flows": [], "ports_done": False, "flows_done": False}
+            self.connecting[bridge] = {"ports": [], "flows": [], "done": set()}
         parser, ofp = dp.ofproto_parser, dp.ofproto
         dp.send_msg(parser.OFPPortDescStatsRequest(dp, 0))
         dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, COOKIE_BASE, COOKIE_MASK))
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def _port_desc(self, ev) -> None:
-        dp = ev.msg.datapath
-        bridge = self.core.bridge_of(dp.id)
-        with self.lock:
-            state = self.connecting.get(bridge)
-            if state is None:
-                return
-            for p in ev.msg.body:
-                if p.port_no <= dp.ofproto.OFPP_MAX:
-                    state["ports"][p.port_no] = (p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name, _is_up(dp, p))
-            if not ev.msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
-                state["ports_done"] = True
-                self._finish_connect(bridge)
+        ofp = ev.msg.datapath.ofproto
+        self._collect(ev, "ports", [(p.port_no, (_port_name(p), _is_up(ev.msg.datapath, p))) for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev) -> None:
+        self._collect(ev, "flows", [from_stats(s) for s in ev.msg.body])
+
+    def _collect(self, ev, part: str, items: list) -> None:
+        """One multipart reply while a switch connects; when ports and flows are both complete, connect it."""
         dp = ev.msg.datapath
         bridge = self.core.bridge_of(dp.id)
         with self.lock:
             state = self.connecting.get(bridge)
             if state is None:
                 return
-            state["flows"] += [from_stats(s) for s in ev.msg.body]
+            state[part] += items
             if not ev.msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
-                state["flows_done"] = True
+                state["done"].add(part)
                 self._finish_connect(bridge)
 
     def _finish_connect(self, bridge: str) -> None:
         state = self.connecting[bridge]
-        if not (state["ports_done"] and state["flows_done"]):
+        if state["done"] != {"ports", "flows"}:
             return
         del self.connecting[bridge]
-        self.ports[bridge] = state["ports"]
+        self.ports[bridge] = dict(state["ports"])
         view = self._view(bridge)
         self._log_bindings(bridge, view)
         LOG.info("%s: %d of our flows already installed; sending only the difference", bridge, len(state["flows"]))
@@ -182,7 +176,7 @@ class SdnlabApp(app_manager.OSKenApp):
             if bridge not in self.ports:
                 return
             p, ofp = msg.desc, dp.ofproto
-            name = p.name.decode(errors="replace") if isinstance(p.name, bytes) else p.name
+            name = _port_name(p)
             if msg.reason == ofp.OFPPR_DELETE:
                 self.ports[bridge].pop(p.port_no, None)
                 LOG.info("%s: port %d (%s) removed", bridge, p.port_no, name)
@@ -328,6 +322,10 @@ def frame_fields(data: bytes) -> tuple[str, int, int] | None:
     if ethertype == 0x8100 and len(data) >= 18:
         return src, int.from_bytes(data[16:18], "big"), VID_PRESENT | (int.from_bytes(data[14:16], "big") & 0xFFF)
     return src, ethertype, VID_NONE
+
+
+def _port_name(port) -> str:
+    return port.name.decode(errors="replace") if isinstance(port.name, bytes) else port.name
 
 
 def _is_up(dp, port) -> bool:

@@ -15,7 +15,6 @@ from sdnlab.model import UNTAGGED, Segment
 
 # Tables of the pipeline.
 CLASSIFY, LEARN, FORWARD = 0, 1, 2
-TABLE_NAMES = {CLASSIFY: "classify", LEARN: "learn", FORWARD: "forward"}
 
 # Cookies: the high 32 bits mark flows as sdnlab's; the low bits say which kind.
 COOKIE_BASE = 0x5D1A_0000_0000_0000
@@ -26,8 +25,6 @@ COOKIE_LEARNED = COOKIE_BASE | 2  # installed by MAC learning
 VID_PRESENT = 0x1000
 VID_NONE = 0
 ETH_LLDP = 0x88CC
-CONTROLLER = 0xFFFFFFFD  # OFPP_CONTROLLER
-MULTICAST_BIT = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 
 Action = tuple  # ("output", port) | ("push_vlan",) | ("set_vlan", vid) | ("pop_vlan",) | ("controller",)
 
@@ -35,10 +32,6 @@ Action = tuple  # ("output", port) | ("push_vlan",) | ("set_vlan", vid) | ("pop_
 def segment_vid(segment: Segment) -> int:
     """The vlan_vid match value of a segment inside the pipeline."""
     return VID_NONE if segment == UNTAGGED else VID_PRESENT | int(segment)
-
-
-def vid_segment(vid: int) -> Segment:
-    return UNTAGGED if vid == VID_NONE else vid & 0xFFF
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from controller.trees import flood_trees
 from sdnlab.check import analyse
 from sdnlab.loader import loads
 from sdnlab.model import Topology
+from sdnlab.progress import Progress
 from sdnlab.scenario import LabState, Scenario, Step, pingable_pairs
 from sim.lab import SimLab
 from sim.probe import Pair, PairResult, probe, probeable_pairs
@@ -61,23 +62,6 @@ class Comparison:
             "disagreements": self.disagreements(),
             "trace_check": {"sampled": min(TRACE_SAMPLE, len(self.pairs)), "mismatches": self.trace_mismatches},
         }
-
-
-class Progress:
-    """One line per step; a live counter on a terminal, nothing extra in a log."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
-
-    def update(self, label: str, done: int, total: int) -> None:
-        if self.tty:
-            width = 24
-            filled = int(width * done / max(total, 1))
-            self.stream.write(f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-            if done == total:
-                self.stream.write("\r" + " " * (width + len(label) + 20) + "\r")
-            self.stream.flush()
 
 
 def compare(lab: SimLab, intent_topology: Topology, pairs: list[Pair], progress: Progress | None = None) -> Comparison:

@@ -133,11 +133,8 @@ def up(topology: Topology, path: Path) -> int:
     preflight(topology, state)
     state.topology = str(Path(path).resolve())
     started = time.monotonic()
-    interrupted = False
 
-    def on_signal(*_):
-        nonlocal interrupted
-        interrupted = True
+    def on_signal(*_):  # SIGTERM rolls back like Ctrl-C
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, on_signal)
@@ -243,10 +240,29 @@ def _build(topology: Topology, state: State) -> None:
             nics = [qemu.GuestNic(names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None) for n in endpoint.nics]
             state.add(kind="guest", name=name, dir=str(directory))
             qemu.start(directory, name, nics, accel)
-        for i, (name, _, directory) in enumerate(guests, 1):
-            took = qemu.wait_ready(directory, name)
-            say(f"guest {name} booted ({accel}) [{i}/{len(guests)}] in {took:.1f} s; console log: {directory / 'console.log'}")
+        _wait_for_guests(guests, accel)
     _wait_reachable(topology, state)
+
+
+def _wait_for_guests(guests: list, accel: str, timeout: float = 120) -> None:
+    """All guests boot in parallel; a live counter on a terminal, a line per guest as it comes up."""
+    from sdnlab.progress import Progress
+
+    progress = Progress(sys.stdout)
+    started = time.monotonic()
+    pending = {name: directory for name, _, directory in guests}
+    while pending:
+        for name, directory in list(pending.items()):
+            if qemu.ready(directory, name):
+                del pending[name]
+                done = len(guests) - len(pending)
+                progress.update("booting guests", done, len(guests))
+                say(f"guest {name} booted ({accel}) [{done}/{len(guests)}] after {time.monotonic() - started:.1f} s; "
+                    f"console log: {directory / 'console.log'}")
+        if time.monotonic() - started > timeout:
+            raise DeployError(f"guests {', '.join(pending)} did not come up within {timeout:.0f} s (console logs in {STATE_ROOT})")
+        progress.update("booting guests", len(guests) - len(pending), len(guests))
+        time.sleep(0.2)
 
 
 def _free_port() -> int:

@@ -67,18 +67,25 @@ def start(directory: Path, name: str, nics: list[GuestNic], accel: str, memory_m
     return int((directory / "qemu.pid").read_text().strip())
 
 
+def ready(directory: Path, name: str) -> bool:
+    """Whether the guest's init has said READY on its console; an error if the guest died."""
+    log = directory / "console.log"
+    if log.exists() and guestimage.READY in log.read_text(errors="replace"):
+        return True
+    pid = _pid(directory)
+    if pid is None or not Path(f"/proc/{pid}").exists():
+        raise GuestError(f"guest {name} stopped while booting; its console log: {log}")
+    return False
+
+
 def wait_ready(directory: Path, name: str, timeout: float = 90.0) -> float:
     """Seconds until the guest's init reported READY on its console."""
     started = time.monotonic()
-    log = directory / "console.log"
     while time.monotonic() - started < timeout:
-        if log.exists() and guestimage.READY in log.read_text(errors="replace"):
+        if ready(directory, name):
             return time.monotonic() - started
-        pid = _pid(directory)
-        if pid is None or not Path(f"/proc/{pid}").exists():
-            raise GuestError(f"guest {name} stopped while booting; its console log: {log}")
         time.sleep(0.1)
-    raise GuestError(f"guest {name} did not come up within {timeout:.0f} s; its console log: {log}")
+    raise GuestError(f"guest {name} did not come up within {timeout:.0f} s; its console log: {directory / 'console.log'}")
 
 
 def run(directory: Path, command: str, timeout: float = 60.0) -> tuple[int, str]:
