@@ -182,8 +182,11 @@ class SdnlabApp(app_manager.OSKenApp):
                 LOG.info("%s: port %d (%s) removed", bridge, p.port_no, name)
             else:
                 up = _is_up(dp, p)
+                new = p.port_no not in self.ports[bridge]
                 self.ports[bridge][p.port_no] = (name, up)
-                LOG.info("%s: port %d (%s) %s", bridge, p.port_no, name, "up" if up else "down")
+                LOG.info("%s: port %d (%s) %s%s", bridge, p.port_no, name, "added, " if new else "", "up" if up else "down")
+                if new:  # OVSDB may have told us its binding before OpenFlow told us the port
+                    self._log_bindings(bridge, self._view(bridge), only={p.port_no})
             self._send(self.core.update_ports(self._view(bridge)))
 
     def _ovsdb_changed(self, snap: Snapshot) -> None:
@@ -206,10 +209,12 @@ class SdnlabApp(app_manager.OSKenApp):
             ports[number] = Port(number, name, up, binding if iface == name else None)
         return SwitchView(bridge, self._dpid(bridge), ports)
 
-    def _log_bindings(self, bridge: str, view: SwitchView) -> None:
+    def _log_bindings(self, bridge: str, view: SwitchView, only: set[int] | None = None) -> None:
         from controller.state import resolve
 
         resolved = resolve(self.topology, view)
+        if only is not None:
+            resolved = type(resolved)(*({n: x for n, x in part.items() if n in only} for part in (resolved.nics, resolved.links, resolved.ignored)))
         for number, nic in sorted(resolved.nics.items()):
             LOG.info("%s: port %d (%s) is NIC %s, %s", bridge, number, view.ports[number].name, nic.id,
                      "untagged" if nic.tag is None else f"VLAN {nic.tag}")
