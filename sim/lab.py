@@ -13,7 +13,6 @@ on Ctrl-C.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -30,8 +29,6 @@ from controller.trees import flood_trees
 from sdnlab.model import Topology
 from sim import names
 from sim.probe import parse_ping
-
-LOG = logging.getLogger("sdnlab.sim")
 
 
 class SimError(Exception):
@@ -82,6 +79,7 @@ class SimLab:
         self.controller: subprocess.Popen | None = None
         self.controller_log = Path(f"/tmp/sdnlab-controller-{self.tag}.log")
         self.hosts: dict[str, object] = {}
+        self.datapath = ""
         self.down_links: set[str] = set()
         self.down_nics: set[str] = set()
 
@@ -114,8 +112,8 @@ class SimLab:
         from sim.mininet_nodes import BoundOVSSwitch, KernelBridge
 
         setLogLevel("error")
-        if not kernel_has_ovs_module():
-            LOG.info("no openvswitch kernel module: OVS bridges use the userspace datapath")
+        # Found out at run time: a kernel without the openvswitch module needs the userspace datapath.
+        self.datapath = "kernel" if kernel_has_ovs_module() else "userspace (no openvswitch kernel module)"
         self.start_controller()
         net = Mininet(build=False, controller=None, autoSetMacs=False, autoStaticArp=False)
         self.net = net

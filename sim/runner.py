@@ -126,7 +126,7 @@ def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | 
     print(f"replaying {path} ({len(topology.bridges)} bridges, {len(topology.endpoints)} endpoints) in Mininet with the controller", file=out)
     started = time.monotonic()
     with SimLab(topology, path) as lab:
-        print(f"  up in {time.monotonic() - started:.1f} s; flows installed as the core computes them", file=out)
+        print(f"  up in {time.monotonic() - started:.1f} s on the {lab.datapath} datapath; flows installed as the core computes them", file=out)
         comparison = compare(lab, topology, probeable_pairs(topology), progress)
     print_comparison(comparison, out)
     if plot_to:
@@ -161,6 +161,7 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None) -> int
         work = Path(tmp) / Path(topology.source).name
         work.write_text(Path(topology.source).read_text())
         with SimLab(topology, work) as lab:
+            print(f"  lab up on the {lab.datapath} datapath", file=out)
             last: Comparison | None = None
             for step in scenario.steps:
                 state.apply(step)
