@@ -53,8 +53,11 @@ notebooks-html: setup
 		--output-dir ../build/notebooks *.ipynb
 	@echo "rendered: build/notebooks/*.html"
 
-bench: setup
+# Every benchmark; each writes its figures and the command to bench/results/.
+bench: setup ovs
 	$(PY) bench/check_scale.py
+	$(PY) bench/controller_bench.py
+	$(PY) bench/sim_bench.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -55,6 +55,8 @@ def preflight(topology: Topology) -> None:
             f"bridge {aware[0]} is a VLAN-aware Linux bridge, and this kernel has no bridge VLAN filtering "
             "(CONFIG_BRIDGE_VLAN_FILTERING); replay it as an OVS bridge or on another machine"
         )
+    if aware:  # a plain kernel bridge would not keep its VLANs apart: refuse rather than mislead
+        raise SimError(f"bridge {aware[0]}: VLAN-aware Linux bridges are not replayed yet; replay it as an OVS bridge")
     if subprocess.run(["ovs-vsctl", "--timeout=3", "show"], capture_output=True).returncode != 0:
         raise SimError("Open vSwitch is not running (make setup starts it)")
 
