@@ -28,6 +28,9 @@ _STR = "tag:yaml.org,2002:str"
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 # First characters with which a plain scalar can be something other than text.
 _MAYBE_TYPED = frozenset("0123456789-+.~<=nNyYtTfFoO")
+# YAML 1.1 (PyYAML) types a plain scalar that starts with a letter only when it is one of these words.
+_WORDS: dict[str, object] = {w: v for v, words in ((True, "yes Yes YES true True TRUE on On ON"), (False, "no No NO false False FALSE off Off OFF"),
+                                                   (None, "null Null NULL")) for w in words.split()}
 _BAD = object()  # a key that was reported (duplicate, or not a plain value): its value is dropped
 _MERGE = object()  # the `<<` merge key
 
@@ -232,6 +235,8 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
         return None
     if value[0] not in _MAYBE_TYPED:
         return value
+    if value[0].isalpha():
+        return _WORDS.get(value, value)
     if _DECIMAL.match(value):
         return int(value)
     # YAML 1.1 reads 52:54:00:12:34:56 as a base-60 number; nobody means that

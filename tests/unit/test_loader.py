@@ -267,3 +267,21 @@ def test_libyaml_parser_is_used():
     from sdnlab.yamlsrc import _Parser
 
     assert _Parser is CParser
+
+
+def test_plain_scalars_type_exactly_as_pyyaml_safeloader():
+    import yaml
+
+    from sdnlab.yamlsrc import read_text
+
+    samples = ["yes", "No", "ON", "off", "null", "Null", "~", "true", "FALSE", "y", "n", "nics", "ovs", "node1", "onion", "0", "10",
+               "-3", "+4", "0x1f", "017", "1_000", "1.5", ".inf", "-.inf", ".nan", "1e3", "2026-11-26", "<<x", "tag", "Off-site"]  # ("=" makes PyYAML itself fail)
+    for sample in samples:
+        ours = read_text(f"v: {sample}\n", "t").value["v"]
+        theirs = yaml.safe_load(f"v: {sample}\n")["v"]
+        if isinstance(theirs, float) and theirs != theirs:  # nan
+            assert ours != ours, sample
+        elif sample == "2026-11-26":
+            assert str(ours) == str(theirs), sample  # a date: PyYAML makes a date object, we keep the same value
+        else:
+            assert (ours, type(ours)) == (theirs, type(theirs)), sample
