@@ -98,12 +98,13 @@ class SimLab:
         try:
             self.start()
         except BaseException:
-            self.stop()
+            self.stop(keep_log=True)  # the error message points at it
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def __exit__(self, exc_type, *exc) -> None:
+        # A failure keeps the controller's log for reading; a clean end or Ctrl-C does not.
+        self.stop(keep_log=exc_type is not None and issubclass(exc_type, Exception))
 
     def start(self, wait: float = 30.0) -> None:
         preflight(self.topology)
@@ -201,7 +202,8 @@ class SimLab:
         self.stop_controller()
         self.start_controller()
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        """Tear everything down; the controller's log goes too unless `keep_log`."""
         nodes = [*self.net.hosts, *self.net.switches, *self.net.controllers] if self.net is not None else []
         shells = [n.shell for n in nodes if getattr(n, "shell", None)]
         try:
@@ -222,6 +224,8 @@ class SimLab:
                     shell.kill()
                     shell.wait()
             clean(self.tag)
+            if not keep_log:
+                self.controller_log.unlink(missing_ok=True)
 
     # -- events --------------------------------------------------------------
     def link_ends(self, link_id: str) -> list[str]:
@@ -308,6 +312,10 @@ def clean(tag: str | None = None) -> list[str]:
         if f"{names.LAB_KEY}=" in ids and (tag is None or f"{names.LAB_KEY}={tag}" in ids or f'{names.LAB_KEY}="{tag}"' in ids):
             subprocess.run(["ovs-vsctl", "--timeout=5", "--if-exists", "del-br", name], capture_output=True)
             removed.append(name)
+    if tag is None:  # `sdnlab sim clean`: the logs of labs killed with -9 go too
+        for log in Path("/tmp").glob("sdnlab-controller-*.log"):
+            log.unlink(missing_ok=True)
+            removed.append(str(log))
     prefix = tag or "s"
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     for line in links.splitlines():

@@ -116,6 +116,7 @@ def test_interrupt_and_kill_leave_nothing_behind():
     out = subprocess.run([SDNLAB, "sim", "clean"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "removed" in out.stdout
     assert leftovers() == before
+    assert not list(Path("/tmp").glob("sdnlab-controller-*.log"))
 
 
 def test_sim_up_gives_mininets_cli_and_tears_down_on_exit():
