@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from controller.flows import COOKIE_STATIC, parse_dump  # noqa: E402
+from controller.launcher import free_port, wait_listening  # noqa: E402
 from controller.pipeline import static_flows  # noqa: E402
 from controller.simlab import port_plan  # noqa: E402
 from controller.state import Port, SwitchView, resolve  # noqa: E402
@@ -39,22 +39,10 @@ PY = sys.executable
 PREFIX = "bq"  # names of everything this benchmark creates in OVS
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"controller exited: {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("controller did not listen")
+def wait_until_listening(port: int, proc: subprocess.Popen) -> None:
+    why = wait_listening(port, proc)
+    if why:
+        raise RuntimeError(why)
 
 
 def vsctl(*args: str) -> None:
@@ -108,7 +96,7 @@ def run_generator(port: int, switches: list, mode: str, duration: float) -> dict
 def measure(name: str, command: list[str], port: int, switches: list, duration: float) -> dict:
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_listening(port, proc)
+        wait_until_listening(port, proc)
         result = {"name": name}
         for mode in ("throughput", "latency"):
             result[mode] = run_generator(port, switches, mode, duration)
@@ -179,7 +167,7 @@ def cold_program(bridges: int, tmp: Path) -> dict:
     proc = subprocess.Popen([PY, "-m", "sdnlab.cli", "controller", str(path), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_listening(port, proc)
+        wait_until_listening(port, proc)
         started = time.monotonic()
         target = f"tcp:127.0.0.1:{port}"
         vsctl(*[arg for b in sorted(names.values()) for arg in ("--", "set-controller", b, target)])

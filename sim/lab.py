@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from controller.flows import COOKIE_STATIC, parse_dump
+from controller.launcher import free_port, wait_listening
 from controller.pipeline import static_flows
 from controller.simlab import port_plan
 from controller.state import Port, SwitchView, resolve
@@ -37,12 +37,6 @@ class SimError(Exception):
 
 def kernel_has_ovs_module() -> bool:
     return Path("/sys/module/openvswitch").exists()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def preflight(topology: Topology) -> None:
@@ -178,15 +172,9 @@ class SimLab:
             [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, names.TAG_ENV: self.tag},
         )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.controller.poll() is not None:
-                raise SimError(f"the controller exited at start (status {self.controller.returncode}); its log: {self.controller_log}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise SimError(f"the controller did not listen on port {self.port} within 15 s; its log: {self.controller_log}")
+        why = wait_listening(self.port, self.controller, timeout=15)
+        if why:
+            raise SimError(f"{why}; its log: {self.controller_log}")
 
     def stop_controller(self) -> None:
         if self.controller is not None and self.controller.poll() is None:

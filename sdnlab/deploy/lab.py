@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.launcher import free_port, wait_listening
 from controller.simlab import port_plan
 from sdnlab.check import analyse
 from sdnlab.deploy import lxc, netlink, netns, ovs, qemu
@@ -161,13 +161,15 @@ def _build(topology: Topology, state: State) -> None:
     userspace = not Path("/sys/module/openvswitch").exists()
     if userspace:
         say("no openvswitch kernel module: OVS bridges use the userspace datapath")
-    port = _free_port()
+    port = free_port()
     log = state.directory / "controller.log"
     state.directory.mkdir(parents=True, exist_ok=True)
     controller = subprocess.Popen([sys.executable, "-m", "sdnlab.cli", "controller", state.topology, "--port", str(port)],
                                   stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     state.add(kind="process", pid=controller.pid, what="controller", port=port, log=str(log))
-    _wait_listening(port, controller, log)
+    why = wait_listening(port, controller)
+    if why:
+        raise DeployError(f"{why}; its log: {log}")
     say(f"controller listening on 127.0.0.1:{port} (log: {log})")
 
     with ovs.ovsdb() as api:
@@ -263,24 +265,6 @@ def _wait_for_guests(guests: list, accel: str, timeout: float = 120) -> None:
             raise DeployError(f"guests {', '.join(pending)} did not come up within {timeout:.0f} s (console logs in {STATE_ROOT})")
         progress.update("booting guests", len(guests) - len(pending), len(guests))
         time.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise DeployError(f"the controller exited at start; its log: {log}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise DeployError(f"the controller did not start listening; its log: {log}")
 
 
 def _wait_reachable(topology: Topology, state: State, timeout: float = 60) -> None:
