@@ -18,7 +18,10 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_D
 from os_ken.ofproto import ofproto_v1_3
 
 from controller import lldp, ofwire
+from controller.actions import Action
+from controller.actions import from_os_ken as action_from_os_ken
 from controller.core import Core
+from controller.fields import from_os_ken as match_from_os_ken
 from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, VID_NONE, VID_PRESENT, Flow, FlowMod
 from controller.ovsdb import OvsdbWatcher, Snapshot
 from controller.state import Port, SwitchView
@@ -257,7 +260,8 @@ class SdnlabApp(app_manager.OSKenApp):
     def _flow_removed(self, ev) -> None:
         msg = ev.msg
         bridge = self.core.bridge_of(msg.datapath.id)
-        flow = Flow.make(msg.table_id, msg.priority, dict(msg.match.items()), cookie=msg.cookie)
+        # Unchecked, as in from_stats: a removal notice for a flow of no declared table must not stop the handler.
+        flow = Flow.make(msg.table_id, msg.priority, match_from_os_ken(msg.match.items()), cookie=msg.cookie, check=False)
         with self.lock:
             self._send({bridge: self.core.flow_removed(bridge, flow)})
 
@@ -340,23 +344,17 @@ def _is_up(dp, port) -> bool:
 
 def from_stats(stats) -> Flow:
     """A flow-stats entry from the switch as our Flow."""
-    actions: list[tuple] = []
+    found: list[Action] = []
     goto = None
     for inst in stats.instructions:
         if hasattr(inst, "table_id") and inst.__class__.__name__ == "OFPInstructionGotoTable":
             goto = inst.table_id
             continue
-        for a in getattr(inst, "actions", []):
-            name = a.__class__.__name__
-            if name == "OFPActionOutput":
-                actions.append(("controller",) if a.port == ofproto_v1_3.OFPP_CONTROLLER else ("output", a.port))
-            elif name == "OFPActionPushVlan":
-                actions.append(("push_vlan",))
-            elif name == "OFPActionPopVlan":
-                actions.append(("pop_vlan",))
-            elif name == "OFPActionSetField" and a.key == "vlan_vid":
-                actions.append(("set_vlan", a.value))
-            else:
-                actions.append(("unknown", name))  # never equal to what we want: the diff replaces it
-    return Flow.make(stats.table_id, stats.priority, dict(stats.match.items()), tuple(actions), goto,
-                     cookie=stats.cookie, idle_timeout=stats.idle_timeout)
+        # An action we never write becomes an actions.Unknown: never equal to what we want, so the diff replaces it.
+        found += [action_from_os_ken(a) for a in getattr(inst, "actions", [])]
+    # Not checked against the declared tables: the switch may hold flows with our
+    # cookie that the pipeline no longer declares (an older version's tables or
+    # fields). They must load, so the diff deletes them; refusing them would
+    # stop the switch from ever connecting.
+    return Flow.make(stats.table_id, stats.priority, match_from_os_ken(stats.match.items()), found, goto,
+                     cookie=stats.cookie, idle_timeout=stats.idle_timeout, check=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, VID_NONE, Flow, FlowMod
+from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, VID_NONE, Flow, FlowMod, Output, PopVlan
 
 PRIO_LEARNED = 100
 
@@ -116,8 +116,8 @@ class MacTable:
         )
 
     def _destination_flow(self, vid: int, port: int, mac: str) -> Flow:
-        pop = (("pop_vlan",),) if port in self.access_ports and vid != VID_NONE else ()
+        pop = (PopVlan(),) if port in self.access_ports and vid != VID_NONE else ()
         return Flow.make(
-            FORWARD, PRIO_LEARNED, {"vlan_vid": vid, "eth_dst": mac}, (*pop, ("output", port)),
+            FORWARD, PRIO_LEARNED, {"vlan_vid": vid, "eth_dst": mac}, (*pop, Output(port)),
             cookie=COOKIE_LEARNED, idle_timeout=self.idle_timeout,
         )

@@ -2,17 +2,20 @@
 
 It executes the flows the core returns (or flows parsed from a real switch's
 dump): highest-priority match per table, apply-actions in order (VLAN push,
-set, pop, output, to-controller), then goto. Like OVS, an output to the port
-the frame came in on is dropped. `Fabric` wires several simulated bridges
-together through their link ports and follows a frame across all of them.
+set, pop, output, to-controller: each action's `apply` in actions.py), then
+goto. Like OVS, an output to the port the frame came in on is dropped. How a
+frame's values are read and matched is each field's (fields.FIELDS).
+`Fabric` wires several simulated bridges together through their link ports
+and follows a frame across all of them.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from controller.flows import VID_NONE, VID_PRESENT, Flow, FlowMod
+from controller import fields as _fields
+from controller.flows import Flow, FlowMod
 
 
 @dataclass(frozen=True)
@@ -23,32 +26,12 @@ class Frame:
     eth_type: int = 0x0800
 
     def fields(self, in_port: int) -> dict:
-        return {
-            "in_port": in_port,
-            "vlan_vid": VID_PRESENT | self.vlans[0] if self.vlans else VID_NONE,
-            "eth_src": self.src,
-            "eth_dst": self.dst,
-            "eth_type": self.eth_type,
-        }
-
-
-def _mac_int(mac: str) -> int:
-    return int(mac.replace(":", ""), 16)
+        """The value of every match field for this frame arriving on `in_port`."""
+        return _fields.read_frame(self, in_port)
 
 
 def matches(flow: Flow, fields: dict) -> bool:
-    for name, want in flow.match:
-        have = fields[name]
-        if isinstance(want, tuple):  # (value, mask), MACs only
-            value, mask = (_mac_int(w) for w in want)
-            if _mac_int(have) & mask != value & mask:
-                return False
-        elif name in ("eth_src", "eth_dst"):
-            if str(have).lower() != str(want).lower():
-                return False
-        elif have != want:
-            return False
-    return True
+    return _fields.matches(flow.match, fields)
 
 
 @dataclass
@@ -90,17 +73,8 @@ class FlowTables:
                 break
             result.path.append(flow)
             for action in flow.actions:
-                kind = action[0]
-                if kind == "push_vlan":
-                    frame = replace(frame, vlans=(0, *frame.vlans))
-                elif kind == "set_vlan":
-                    frame = replace(frame, vlans=(action[1] & 0xFFF, *frame.vlans[1:]))
-                elif kind == "pop_vlan":
-                    frame = replace(frame, vlans=frame.vlans[1:])
-                elif kind == "output" and action[1] != in_port:
-                    result.outputs.append((action[1], frame))
-                elif kind == "controller":
-                    result.to_controller.append(frame)
+                frame = action.apply(frame, in_port, result)
+            # Flow.make refuses backward gotos; flows made unchecked (as a switch reports them) may still hold one.
             if flow.goto is not None and flow.goto <= table:
                 raise ValueError(f"goto from table {table} to {flow.goto}: gotos must go forward")
             table = flow.goto
@@ -112,7 +86,7 @@ def explain(result: Result) -> str:
     lines = []
     for flow in result.path:
         match = ",".join(f"{k}={v}" for k, v in flow.match) or "(anything)"
-        steps = [" ".join(str(x) for x in action) for action in flow.actions]
+        steps = [str(action) for action in flow.actions]
         if flow.goto is not None:
             steps.append(f"goto table {flow.goto}")
         lines.append(f"table {flow.table} priority {flow.priority}: {match}")

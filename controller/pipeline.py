@@ -23,8 +23,14 @@ from controller.flows import (
     FORWARD,
     LEARN,
     VID_NONE,
+    Action,
     Flow,
     FlowMod,
+    Output,
+    PopVlan,
+    PushVlan,
+    SetVlan,
+    ToController,
     segment_vid,
 )
 from controller.state import Resolved
@@ -41,9 +47,9 @@ def static_flows(resolved: Resolved, trees: dict[Segment, frozenset[int]]) -> li
     """Every static flow one bridge needs, given its usable ports and the flood trees."""
     flows = [
         Flow.make(CLASSIFY, PRIO_MISS),  # anything not classified below: dropped
-        Flow.make(CLASSIFY, PRIO_LLDP, {"eth_type": ETH_LLDP}, (("controller",),)),
+        Flow.make(CLASSIFY, PRIO_LLDP, {"eth_type": ETH_LLDP}, (ToController(),)),
         Flow.make(CLASSIFY, PRIO_BAD_SOURCE, {"eth_src": ("01:00:00:00:00:00", "01:00:00:00:00:00")}),
-        Flow.make(LEARN, PRIO_MISS, None, (("controller",),), FORWARD),
+        Flow.make(LEARN, PRIO_MISS, None, (ToController(),), FORWARD),
         Flow.make(FORWARD, PRIO_MISS),
     ]
     members: dict[Segment, dict[str, list[int]]] = {}  # segment -> {"access"|"plain"|"trunk": ports}
@@ -52,7 +58,7 @@ def static_flows(resolved: Resolved, trees: dict[Segment, frozenset[int]]) -> li
             flows.append(Flow.make(CLASSIFY, PRIO_PORT, {"in_port": port, "vlan_vid": VID_NONE}, (), LEARN))
             members.setdefault(UNTAGGED, {}).setdefault("plain", []).append(port)
         else:
-            push = (("push_vlan",), ("set_vlan", segment_vid(nic.tag)))
+            push = (PushVlan(), SetVlan(segment_vid(nic.tag)))
             flows.append(Flow.make(CLASSIFY, PRIO_PORT, {"in_port": port, "vlan_vid": VID_NONE}, push, LEARN))
             members.setdefault(nic.tag, {}).setdefault("access", []).append(port)
     for port, link in resolved.links.items():
@@ -63,10 +69,10 @@ def static_flows(resolved: Resolved, trees: dict[Segment, frozenset[int]]) -> li
             members.setdefault(segment, {}).setdefault("trunk" if segment != UNTAGGED else "plain", []).append(port)
     for segment in sorted(members, key=segment_key):
         ports = members[segment]
-        actions: list[tuple] = [("output", p) for p in sorted(ports.get("trunk", []) + ports.get("plain", []))]
+        actions: list[Action] = [Output(p) for p in sorted(ports.get("trunk", []) + ports.get("plain", []))]
         if ports.get("access"):
-            actions.append(("pop_vlan",))
-            actions += [("output", p) for p in sorted(ports["access"])]
+            actions.append(PopVlan())
+            actions += [Output(p) for p in sorted(ports["access"])]
         flows.append(Flow.make(FORWARD, PRIO_FLOOD, {"vlan_vid": segment_vid(segment)}, tuple(actions)))
     return flows
 
