@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from sdnlab.check import Analysis
+from sdnlab.model import Topology
 from sdnlab.problems import TopologyError
+from sdnlab.steps import Step
 
 MATRIX_LIMIT = 40  # past this many endpoints a matrix is unreadable; list groups instead
 
@@ -82,20 +84,9 @@ def _groups(analysis: Analysis) -> list[str]:
     return out
 
 
-def describe_step(step, topo) -> str:
-    """One line for people: what a scenario step does."""
-    if step.kind in ("link_down", "link_up"):
-        return f"{step.kind} " + ", ".join(topo.links[i].id + " (" + "-".join(topo.links[i].between) + ")" for i in step.links)
-    if step.kind in ("nic_down", "nic_up"):
-        return f"{step.kind} {step.endpoint}"
-    if step.kind == "set_tag":
-        tag = "untagged" if step.tag is None else f"tag {step.tag}"
-        return f"set_tag {step.endpoint} NIC {step.nic} to {tag}" + (f", ip {step.ip}" if step.ip else "")
-    if step.kind == "wait":
-        return f"wait {step.seconds:g} s"
-    if step.kind == "restart":
-        return "restart controller"
-    return "expect intent" if step.intent else "expect listed pairs"
+def describe_step(step: Step, topo: Topology) -> str:
+    """One line for people: what a scenario step does (each step kind says it itself)."""
+    return step.describe(topo)
 
 
 def scenario_text(scenario) -> str:

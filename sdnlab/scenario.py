@@ -4,7 +4,12 @@ Loading checks the whole scenario, its topology included, before anything
 runs: every step is applied to a model of the lab so that each `expect` can be
 checked against the topology *as changed by the steps so far*. `intent_at`
 gives the pairs to probe and the expected answer for every `expect` step,
-which is what the simulator compares its probes with.
+which is what the simulator compares its probes with; `play` does the steps
+on a running lab (anything that implements `sdnlab.steps.StepTarget`).
+
+What each kind of step means (its parsing, description, model update and
+action) lives in one class per kind in `sdnlab/steps.py`; this module only
+reads the file around the steps and loops over them.
 """
 
 from __future__ import annotations
@@ -20,28 +25,11 @@ from sdnlab.check import analyse
 from sdnlab.loader import load, read_source
 from sdnlab.model import Endpoint, Nic, Topology
 from sdnlab.problems import Index, Problem, TopologyError, render_path
+from sdnlab.steps import STEPS, Expect, Pair, ParseContext, SetTag, Step, StepTarget
 from sdnlab.yamlsrc import read_text
 
-Pair = tuple[str, str]
-STEP_KINDS = ("link_down", "link_up", "nic_down", "nic_up", "set_tag", "restart", "wait", "expect")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One event or expectation; `links` (indices) for link steps, `endpoint` for NIC steps."""
-
-    index: int
-    kind: str
-    line: int | None = None
-    links: tuple[int, ...] = ()
-    endpoint: str | None = None
-    nic: int | None = None
-    tag: int | None = None
-    ip: IPv4Interface | None = None
-    seconds: float = 0.0
-    reachable: tuple[Pair, ...] = ()
-    isolated: tuple[Pair, ...] = ()
-    intent: bool = False  # `expect: intent`
+# Kept for code that imported it from here; the registry in sdnlab/steps.py is the list.
+STEP_KINDS = tuple(STEPS)
 
 
 @dataclass
@@ -54,17 +42,7 @@ class LabState:
     nics: dict[tuple[str, int], Nic] = field(default_factory=dict)  # NICs changed by set_tag
 
     def apply(self, step: Step) -> None:
-        if step.kind == "link_down":
-            self.down_links.update(step.links)
-        elif step.kind == "link_up":
-            self.down_links.difference_update(step.links)
-        elif step.kind in ("nic_down", "nic_up"):
-            keys = {(step.endpoint, nic.index) for nic in self.base.endpoints[step.endpoint].nics}
-            (self.down_nics.update if step.kind == "nic_down" else self.down_nics.difference_update)(keys)
-        elif step.kind == "set_tag":
-            key = (step.endpoint, step.nic)
-            old = self.nics.get(key) or self.base.endpoints[step.endpoint].nics[step.nic]
-            self.nics[key] = dataclasses.replace(old, tag=step.tag, ip=step.ip or old.ip)
+        step.apply(self)
 
     def nic(self, endpoint: str, index: int) -> Nic:
         return self.nics.get((endpoint, index)) or self.base.endpoints[endpoint].nics[index]
@@ -72,6 +50,11 @@ class LabState:
     def addressed(self) -> dict[str, list[Nic]]:
         """Every endpoint's NICs with their current addresses (up or down)."""
         return {name: [self.nic(name, n.index) for n in e.nics] for name, e in self.base.endpoints.items()}
+
+    def share_subnet(self, a: str, b: str) -> bool:
+        """Whether endpoints a and b now have addresses in one subnet (so a probe between them can tell)."""
+        xs, ys = ([self.nic(name, n.index) for n in self.base.endpoints[name].nics] for name in (a, b))
+        return _share_subnet(xs, ys)
 
     def topology(self) -> Topology:
         """The lab now: down links and down NICs removed, retagged NICs changed."""
@@ -95,7 +78,7 @@ class Scenario:
         out = []
         for step in self.steps:
             state.apply(step)
-            if step.kind != "expect":
+            if not isinstance(step, Expect):
                 continue
             if step.intent:
                 analysis = analyse(state.topology())
@@ -109,8 +92,22 @@ class Scenario:
 def retagged(topology: Topology, endpoint: str, nic: int, tag: int | None, ip: str | None = None) -> Topology:
     """The topology with one NIC moved to another VLAN (None: untagged), as a scenario's set_tag does."""
     state = LabState(topology)
-    state.apply(Step(0, "set_tag", endpoint=endpoint, nic=nic, tag=tag, ip=IPv4Interface(ip) if ip else None))
+    state.apply(SetTag(index=0, endpoint=endpoint, nic=nic, tag=tag, ip=IPv4Interface(ip) if ip else None))
     return state.topology()
+
+
+def play(scenario: Scenario, target: StepTarget) -> LabState:
+    """Do every step on `target`, in order, the model of the lab following along.
+
+    Each step is applied to the model first, so an `expect` is compared with
+    the lab as changed by that step; returns the lab as the last step left it.
+    """
+    state = LabState(scenario.topology)
+    for step in scenario.steps:
+        state.apply(step)
+        target.begin(step, len(scenario.steps))
+        step.run(target, state)
+    return state
 
 
 def pingable_pairs(state: LabState) -> list[Pair]:
@@ -185,121 +182,9 @@ class _ScenarioReader:
         return Scenario(self.src.file, topology, tuple(parsed))
 
     def step(self, raw: Any, path: tuple, i: int, state: LabState) -> Step | None:
-        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in STEP_KINDS:
-            self.error(path, f"a step is a map with one key, one of: {', '.join(STEP_KINDS)}")
+        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in STEPS:
+            self.error(path, f"a step is a map with one key, one of: {', '.join(STEPS)}")
             return None
         kind, arg = next(iter(raw.items()))
-        apath = path + (kind,)
-        line = self.src.where(path)[0]
-        topo = state.base
-        if kind in ("link_down", "link_up"):
-            links = self.links(arg, apath, topo)
-            return Step(i, kind, line, links=links) if links else None
-        if kind in ("nic_down", "nic_up"):
-            if arg not in topo.endpoints:
-                self.error(apath, f"unknown endpoint '{arg}'")
-                return None
-            return Step(i, kind, line, endpoint=arg)
-        if kind == "set_tag":
-            return self.set_tag(arg, apath, i, line, state)
-        if kind == "restart":
-            if arg != "controller":
-                self.error(apath, "only 'restart: controller' is supported")
-                return None
-            return Step(i, kind, line)
-        if kind == "wait":
-            if isinstance(arg, bool) or not isinstance(arg, (int, float)) or arg < 0:
-                self.error(apath, "wait takes a number of seconds, 0 or more")
-                return None
-            return Step(i, kind, line, seconds=float(arg))
-        return self.expect(arg, apath, i, line, state)
-
-    def links(self, arg: Any, path: tuple, topo: Topology) -> tuple[int, ...]:
-        if isinstance(arg, str):
-            found = tuple(link.index for link in topo.links if link.name == arg)
-            if not found:
-                self.error(path, f"no link is named '{arg}'")
-            return found
-        if isinstance(arg, list) and len(arg) == 2 and all(isinstance(b, str) for b in arg):
-            for b in arg:
-                if b not in topo.bridges:
-                    self.error(path, f"unknown bridge '{b}'")
-                    return ()
-            found = tuple(link.index for link in topo.links if set(link.between) == set(arg))
-            if not found:
-                self.error(path, f"no link joins {arg[0]} and {arg[1]}")
-            return found
-        self.error(path, "give a link's name, or two bridge names [A, B]")
-        return ()
-
-    def set_tag(self, arg: Any, path: tuple, i: int, line: int | None, state: LabState) -> Step | None:
-        topo = state.base
-        if not isinstance(arg, dict) or "endpoint" not in arg or "tag" not in arg:
-            self.error(path, "set_tag needs {endpoint: E, nic: N, tag: T} (tag: null for untagged; ip optional)")
-            return None
-        for key in arg:
-            if key not in ("endpoint", "nic", "tag", "ip"):
-                self.error(path + (key,), f"unknown key '{key}'; expected endpoint, nic, tag, ip", at_key=True)
-        name = arg["endpoint"]
-        if name not in topo.endpoints:
-            self.error(path + ("endpoint",), f"unknown endpoint '{name}'")
-            return None
-        index = arg.get("nic", 0)
-        nics = topo.endpoints[name].nics
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(nics):
-            self.error(path + ("nic",), f"{name} has NICs 0 to {len(nics) - 1}, not {index}")
-            return None
-        tag = arg["tag"]
-        if tag is not None:
-            if isinstance(tag, bool) or not isinstance(tag, int) or tag not in topo.vlans:
-                self.error(path + ("tag",), f"tag must be a declared VLAN ({', '.join(map(str, sorted(topo.vlans)))}) or null")
-                return None
-            bridge = topo.bridges[nics[index].bridge]
-            if not bridge.keeps_vlans_apart:
-                self.error(path + ("tag",), f"bridge {bridge.name} is a Linux bridge that is not VLAN-aware, so it cannot carry tag {tag}")
-                return None
-        ip = None
-        if arg.get("ip") is not None:
-            try:
-                ip = IPv4Interface(arg["ip"]) if isinstance(arg["ip"], str) and "/" in arg["ip"] else None
-            except ValueError:
-                ip = None
-            if ip is None:
-                self.error(path + ("ip",), f"ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not '{arg['ip']}'")
-                return None
-            for (other, nic_list) in state.addressed().items():
-                for nic in nic_list:
-                    if nic.ip and nic.ip.ip == ip.ip and (other, nic.index) != (name, index):
-                        self.error(path + ("ip",), f"address {ip.ip} is already used by {other}'s NIC {nic.index}")
-                        return None
-        return Step(i, "set_tag", line, endpoint=name, nic=index, tag=tag, ip=ip)
-
-    def expect(self, arg: Any, path: tuple, i: int, line: int | None, state: LabState) -> Step | None:
-        if arg == "intent":
-            return Step(i, "expect", line, intent=True)
-        if not isinstance(arg, dict) or not arg or set(arg) - {"reachable", "isolated"}:
-            self.error(path, "expect takes 'intent' or {reachable: [[A, B], ...], isolated: [[C, D], ...]}")
-            return None
-        lists: dict[str, list[Pair]] = {}
-        nics = state.addressed()
-        for key in ("reachable", "isolated"):
-            lists[key] = []
-            for j, pair in enumerate(arg.get(key) or []):
-                ppath = path + (key, Index(j))
-                if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1]:
-                    self.error(ppath, "a pair is two different endpoint names [A, B]")
-                    continue
-                unknown = [p for p in pair if p not in state.base.endpoints]
-                if unknown:
-                    self.error(ppath, f"unknown endpoint '{unknown[0]}'")
-                    continue
-                if not _share_subnet(nics[pair[0]], nics[pair[1]]):
-                    self.error(ppath, f"{pair[0]} and {pair[1]} have no addresses in one subnet at this step, so a probe cannot tell")
-                    continue
-                lists[key].append(tuple(sorted(pair)))
-        both = set(lists["reachable"]) & set(lists["isolated"])
-        if both:
-            self.error(path, f"{sorted(both)[0]} is listed as both reachable and isolated")
-            return None
-        return Step(i, "expect", line, reachable=tuple(lists["reachable"]), isolated=tuple(lists["isolated"]))
-
+        at = ParseContext(index=i, line=self.src.where(path)[0], path=path + (kind,), state=state, report=self)
+        return STEPS[kind].parse(arg, at)

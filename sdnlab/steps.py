@@ -1,0 +1,380 @@
+"""Scenario step kinds: one class each, so a step is written in one place.
+
+A class here is everything the project knows about one kind of step:
+
+- `kind`: its YAML key (`{link_down: l12}`);
+- `parse(arg, at)`: validation of the key's value, reporting problems with the
+  file, line, column and key path, and the step it describes;
+- `describe(topology)`: one line for people (`sdnlab check`, `sdnlab sim run`);
+- `apply(state)`: what the step changes in the model of the lab (`LabState`),
+  which is what each `expect` is checked against;
+- `run(target, state)`: doing it on a running lab, through `StepTarget`.
+
+`STEPS` (YAML key -> class) is the only list of step kinds; `register` adds a
+class to it, in the order the classes are defined here (the order error
+messages list them in).
+
+Adding a step kind, such as `{stop_controller: master | K}`,
+`{start_controller: K | all}` or `{partition_controller: ...}`, is one new
+`@register`ed class in this module plus the `StepTarget` method its `run`
+calls; the lab that runs scenarios (sim/runner.py) then implements that method.
+Nothing else dispatches on step kinds.
+
+This module is the model layer: it must not import the simulator, the
+controller or deployment code. They come to it through `StepTarget`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from ipaddress import IPv4Interface
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from sdnlab.model import Topology
+from sdnlab.problems import Index
+
+if TYPE_CHECKING:  # scenario.py imports this module; LabState is only named in hints here
+    from sdnlab.scenario import LabState
+
+Pair = tuple[str, str]
+
+
+@runtime_checkable
+class StepTarget(Protocol):
+    """A running lab that scenario steps are done on (the simulator implements it).
+
+    `play` in sdnlab/scenario.py calls `begin` before each step, after the model
+    (`LabState`) has applied it, then the step's `run` calls one of the others.
+    """
+
+    def begin(self, step: Step, total: int) -> None:
+        """Step `step.index + 1` of `total` is about to be done (say so)."""
+
+    def set_link(self, link_id: str, up: bool) -> None:
+        """Bring one link (by its id, as in `Link.id`) up or down."""
+
+    def set_nic(self, endpoint: str, up: bool) -> None:
+        """Bring every NIC of an endpoint up or down."""
+
+    def retag(self, endpoint: str, nic: int, tag: int | None, ip: IPv4Interface | None) -> None:
+        """Move a NIC to VLAN `tag` (None: untagged), with a new address when `ip` is given."""
+
+    def restart_controller(self) -> None:
+        """Stop the controller (every replica) and start it again."""
+
+    def wait(self, seconds: float) -> None:
+        """Let the lab run for that long."""
+
+    def expect(self, step: Expect, state: LabState) -> None:
+        """Probe the lab and compare with what `step` requires of the lab as `state` models it."""
+
+
+class Reporter(Protocol):
+    """Where parsing reports problems: `path` is the key path from the top of the file."""
+
+    def error(self, path: tuple, message: str, at_key: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What `parse` needs besides the key's value: where the step is, and the lab so far."""
+
+    index: int  # position in `steps`, from 0
+    line: int | None  # the step's line in the file
+    path: tuple  # key path of the step's value, e.g. ('steps', Index(2), 'set_tag')
+    state: LabState  # the lab as the steps before this one leave it
+    report: Reporter
+
+    def error(self, path: tuple, message: str, at_key: bool = False) -> None:
+        self.report.error(path, message, at_key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One event or expectation of a scenario; subclasses are the step kinds."""
+
+    kind: ClassVar[str]  # the YAML key
+    index: int
+    line: int | None = None
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        """The step `arg` (the value under the key) describes, or None after reporting why not."""
+        raise NotImplementedError
+
+    def describe(self, topology: Topology) -> str:
+        """One line for people: what the step does."""
+        raise NotImplementedError
+
+    def apply(self, state: LabState) -> None:
+        """Change the model of the lab as the step changes the lab; most steps change nothing."""
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        """Do the step on a running lab; `state` already includes it."""
+        raise NotImplementedError
+
+
+STEPS: dict[str, type[Step]] = {}
+
+S = TypeVar("S", bound=type[Step])
+
+
+def register(cls: S) -> S:
+    """Make `cls` a step kind, under its `kind` key."""
+    if cls.kind in STEPS:
+        raise ValueError(f"step kind {cls.kind!r} is registered twice")
+    STEPS[cls.kind] = cls
+    return cls
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LinkStep(Step):
+    """Every link between two bridges, or the link with a name; `links` are indices into `Topology.links`."""
+
+    up: ClassVar[bool]
+    links: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        links = _links(arg, at)
+        return cls(index=at.index, line=at.line, links=links) if links else None
+
+    def describe(self, topology: Topology) -> str:
+        return f"{self.kind} " + ", ".join(topology.links[i].id + " (" + "-".join(topology.links[i].between) + ")" for i in self.links)
+
+    def apply(self, state: LabState) -> None:
+        (state.down_links.difference_update if self.up else state.down_links.update)(self.links)
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        for i in self.links:
+            target.set_link(state.base.links[i].id, up=self.up)
+
+
+def _links(arg: Any, at: ParseContext) -> tuple[int, ...]:
+    topo = at.state.base
+    if isinstance(arg, str):
+        found = tuple(link.index for link in topo.links if link.name == arg)
+        if not found:
+            at.error(at.path, f"no link is named '{arg}'")
+        return found
+    if isinstance(arg, list) and len(arg) == 2 and all(isinstance(b, str) for b in arg):
+        for b in arg:
+            if b not in topo.bridges:
+                at.error(at.path, f"unknown bridge '{b}'")
+                return ()
+        found = tuple(link.index for link in topo.links if set(link.between) == set(arg))
+        if not found:
+            at.error(at.path, f"no link joins {arg[0]} and {arg[1]}")
+        return found
+    at.error(at.path, "give a link's name, or two bridge names [A, B]")
+    return ()
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class LinkDown(_LinkStep):
+    kind = "link_down"
+    up = False
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class LinkUp(_LinkStep):
+    kind = "link_up"
+    up = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class _NicStep(Step):
+    """All NICs of one endpoint."""
+
+    up: ClassVar[bool]
+    endpoint: str
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        if arg not in at.state.base.endpoints:
+            at.error(at.path, f"unknown endpoint '{arg}'")
+            return None
+        return cls(index=at.index, line=at.line, endpoint=arg)
+
+    def describe(self, topology: Topology) -> str:
+        return f"{self.kind} {self.endpoint}"
+
+    def apply(self, state: LabState) -> None:
+        keys = {(self.endpoint, nic.index) for nic in state.base.endpoints[self.endpoint].nics}
+        (state.down_nics.difference_update if self.up else state.down_nics.update)(keys)
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        target.set_nic(self.endpoint, up=self.up)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class NicDown(_NicStep):
+    kind = "nic_down"
+    up = False
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class NicUp(_NicStep):
+    kind = "nic_up"
+    up = True
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class SetTag(Step):
+    """One NIC moved to another VLAN (`tag` None: untagged), optionally with a new address."""
+
+    kind = "set_tag"
+    endpoint: str
+    nic: int = 0
+    tag: int | None = None
+    ip: IPv4Interface | None = None
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        path, state = at.path, at.state
+        topo = state.base
+        if not isinstance(arg, dict) or "endpoint" not in arg or "tag" not in arg:
+            at.error(path, "set_tag needs {endpoint: E, nic: N, tag: T} (tag: null for untagged; ip optional)")
+            return None
+        for key in arg:
+            if key not in ("endpoint", "nic", "tag", "ip"):
+                at.error(path + (key,), f"unknown key '{key}'; expected endpoint, nic, tag, ip", at_key=True)
+        name = arg["endpoint"]
+        if name not in topo.endpoints:
+            at.error(path + ("endpoint",), f"unknown endpoint '{name}'")
+            return None
+        index = arg.get("nic", 0)
+        nics = topo.endpoints[name].nics
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(nics):
+            at.error(path + ("nic",), f"{name} has NICs 0 to {len(nics) - 1}, not {index}")
+            return None
+        tag = arg["tag"]
+        if tag is not None:
+            if isinstance(tag, bool) or not isinstance(tag, int) or tag not in topo.vlans:
+                at.error(path + ("tag",), f"tag must be a declared VLAN ({', '.join(map(str, sorted(topo.vlans)))}) or null")
+                return None
+            bridge = topo.bridges[nics[index].bridge]
+            if not bridge.keeps_vlans_apart:
+                at.error(path + ("tag",), f"bridge {bridge.name} is a Linux bridge that is not VLAN-aware, so it cannot carry tag {tag}")
+                return None
+        ip = None
+        if arg.get("ip") is not None:
+            try:
+                ip = IPv4Interface(arg["ip"]) if isinstance(arg["ip"], str) and "/" in arg["ip"] else None
+            except ValueError:
+                ip = None
+            if ip is None:
+                at.error(path + ("ip",), f"ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not '{arg['ip']}'")
+                return None
+            for other, nic_list in state.addressed().items():
+                for nic in nic_list:
+                    if nic.ip and nic.ip.ip == ip.ip and (other, nic.index) != (name, index):
+                        at.error(path + ("ip",), f"address {ip.ip} is already used by {other}'s NIC {nic.index}")
+                        return None
+        return cls(index=at.index, line=at.line, endpoint=name, nic=index, tag=tag, ip=ip)
+
+    def describe(self, topology: Topology) -> str:
+        tag = "untagged" if self.tag is None else f"tag {self.tag}"
+        return f"set_tag {self.endpoint} NIC {self.nic} to {tag}" + (f", ip {self.ip}" if self.ip else "")
+
+    def apply(self, state: LabState) -> None:
+        key = (self.endpoint, self.nic)
+        old = state.nic(*key)
+        state.nics[key] = dataclasses.replace(old, tag=self.tag, ip=self.ip or old.ip)
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        target.retag(self.endpoint, self.nic, self.tag, self.ip)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Restart(Step):
+    """`restart: controller`, the only thing a scenario restarts."""
+
+    kind = "restart"
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        if arg != "controller":
+            at.error(at.path, "only 'restart: controller' is supported")
+            return None
+        return cls(index=at.index, line=at.line)
+
+    def describe(self, topology: Topology) -> str:
+        return "restart controller"
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        target.restart_controller()
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Wait(Step):
+    kind = "wait"
+    seconds: float = 0.0
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        if isinstance(arg, bool) or not isinstance(arg, (int, float)) or arg < 0:
+            at.error(at.path, "wait takes a number of seconds, 0 or more")
+            return None
+        return cls(index=at.index, line=at.line, seconds=float(arg))
+
+    def describe(self, topology: Topology) -> str:
+        return f"wait {self.seconds:g} s"
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        target.wait(self.seconds)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Expect(Step):
+    """`expect: intent` (every pingable pair, as the check computes them now) or listed pairs."""
+
+    kind = "expect"
+    reachable: tuple[Pair, ...] = ()
+    isolated: tuple[Pair, ...] = ()
+    intent: bool = False
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        path, state = at.path, at.state
+        if arg == "intent":
+            return cls(index=at.index, line=at.line, intent=True)
+        if not isinstance(arg, dict) or not arg or set(arg) - {"reachable", "isolated"}:
+            at.error(path, "expect takes 'intent' or {reachable: [[A, B], ...], isolated: [[C, D], ...]}")
+            return None
+        lists: dict[str, list[Pair]] = {}
+        for key in ("reachable", "isolated"):
+            lists[key] = []
+            for j, pair in enumerate(arg.get(key) or []):
+                ppath = path + (key, Index(j))
+                if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1]:
+                    at.error(ppath, "a pair is two different endpoint names [A, B]")
+                    continue
+                unknown = [p for p in pair if p not in state.base.endpoints]
+                if unknown:
+                    at.error(ppath, f"unknown endpoint '{unknown[0]}'")
+                    continue
+                if not state.share_subnet(pair[0], pair[1]):
+                    at.error(ppath, f"{pair[0]} and {pair[1]} have no addresses in one subnet at this step, so a probe cannot tell")
+                    continue
+                lists[key].append(tuple(sorted(pair)))
+        both = set(lists["reachable"]) & set(lists["isolated"])
+        if both:
+            at.error(path, f"{sorted(both)[0]} is listed as both reachable and isolated")
+            return None
+        return cls(index=at.index, line=at.line, reachable=tuple(lists["reachable"]), isolated=tuple(lists["isolated"]))
+
+    def describe(self, topology: Topology) -> str:
+        return "expect intent" if self.intent else "expect listed pairs"
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        target.expect(self, state)
