@@ -27,12 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from controller.flows import COOKIE_STATIC, parse_dump  # noqa: E402
-from controller.launcher import free_port, wait_listening  # noqa: E402
-from controller.pipeline import static_flows  # noqa: E402
-from controller.simlab import port_plan  # noqa: E402
-from controller.state import Port, SwitchView, resolve  # noqa: E402
-from controller.trees import flood_trees  # noqa: E402
+from controller.flows import COOKIE_STATIC  # noqa: E402
+from controller.state import PortPlan  # noqa: E402
+from host.control import free_port, wait_listening  # noqa: E402
+from host.verify import dump_flows, expected_static  # noqa: E402
 from sdnlab import load  # noqa: E402
 
 PY = sys.executable
@@ -68,7 +66,7 @@ def load_topology(switches: int, ports: int, tmp: Path) -> tuple[Path, object]:
 
 def bind_in_ovsdb(topology) -> list:
     """Real bridges (never connected) whose ports carry the bindings the emulated switches report."""
-    plan = port_plan(topology)
+    plan = PortPlan(topology)
     switches = []
     for i, (name, bridge) in enumerate(sorted(topology.bridges.items())):
         ovs_name = f"{PREFIX}{i}"
@@ -124,7 +122,7 @@ def build_ring(bridges: int, tmp: Path) -> tuple[Path, object, dict[str, str], d
     path = tmp / "ring.yaml"
     path.write_text("\n".join(lines) + "\n")
     topology = load(path)
-    plan = port_plan(topology)
+    plan = PortPlan(topology)
     names = {name: f"{PREFIX}r{i}" for i, name in enumerate(sorted(topology.bridges))}
     for name, bridge in sorted(topology.bridges.items()):
         cmd = ["add-br", names[name], "--", "set", "bridge", names[name], "datapath_type=netdev", "fail_mode=secure", "protocols=OpenFlow13",
@@ -144,15 +142,11 @@ def build_ring(bridges: int, tmp: Path) -> tuple[Path, object, dict[str, str], d
         for number, binding in plan[name].items():
             if binding.kind == "nic":  # internal ports start down; down ports carry nothing
                 subprocess.run(["ip", "link", "set", f"{names[name]}p{number}", "up"], check=True)
-    views = {b: SwitchView(b, br.dpid, {n: Port(n, f"{names[b]}p{n}", True, x) for n, x in plan[b].items()}) for b, br in topology.bridges.items()}
-    trees = flood_trees(list(topology.links))
-    wanted = {b: set(static_flows(resolve(topology, v), trees)) for b, v in views.items()}
-    return path, topology, names, wanted
+    return path, topology, names, expected_static(topology, plan)
 
 
 def installed_static(names: dict[str, str], bridge: str) -> set:
-    dump = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", names[bridge]], capture_output=True, text=True).stdout
-    return {f for f in parse_dump(dump) if f.cookie == COOKIE_STATIC}
+    return {f for f in dump_flows(names[bridge]) if f.cookie == COOKIE_STATIC}
 
 
 def cold_program(bridges: int, tmp: Path) -> dict:

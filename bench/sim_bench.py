@@ -33,11 +33,13 @@ from mininet.node import OVSController, OVSSwitch  # noqa: E402
 from mininet.topo import Topo  # noqa: E402
 from mininet.topolib import TreeTopo  # noqa: E402
 
+from host.preflight import datapath  # noqa: E402
+from host.verify import probeable_pairs  # noqa: E402
 from sdnlab import load  # noqa: E402
-from sim.lab import SimLab, kernel_has_ovs_module  # noqa: E402
-from sim.probe import probe, probeable_pairs  # noqa: E402
+from sim.lab import SimLab  # noqa: E402
+from sim.probe import probe  # noqa: E402
 
-DATAPATH = "kernel" if kernel_has_ovs_module() else "user"
+DATAPATH = "kernel" if datapath().kernel else "user"
 
 
 class LeafSpine(Topo):

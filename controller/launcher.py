@@ -15,7 +15,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 
 from sdnlab.model import Topology
 
@@ -24,29 +23,6 @@ LOG = logging.getLogger("sdnlab.controller")
 
 class ControllerError(Exception):
     """The controller cannot start; the message says why."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc, timeout: float = 20) -> str | None:
-    """Wait until the controller process `proc` accepts connections on 127.0.0.1:port.
-
-    None once it does; otherwise why not, for the caller's own error message.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return f"the controller exited at start (status {proc.returncode})"
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return None
-        time.sleep(0.05)
-    return f"the controller did not listen on port {port} within {timeout:.0f} s"
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -84,3 +84,58 @@ def resolve(topology: Topology, view: SwitchView) -> Resolved:
             else:
                 seen[key] = number
     return Resolved(nics, links, ignored)
+
+
+class PortPlan:
+    """Which OpenFlow port number each binding has on each bridge.
+
+    A contract between the controller's tests, the simulator and the real
+    deployment: all three ask OVS for these numbers (`ofport_request`), so a
+    flow dump from a real switch replays here unchanged. On each bridge its
+    NICs come first, in NIC-id order from 1, then its link ends in file order.
+    """
+
+    def __init__(self, topology: Topology):
+        self.topology = topology
+        self.ports: dict[str, dict[int, Binding]] = {name: {} for name in topology.bridges}
+        for nic in sorted(topology.nics(), key=lambda n: n.id):
+            ports = self.ports[nic.bridge]
+            ports[len(ports) + 1] = Binding("nic", nic.id)
+        for link in topology.links:
+            for bridge in link.between:
+                ports = self.ports[bridge]
+                ports[len(ports) + 1] = Binding("link", link.id)
+        self._numbers = {(bridge, b): n for bridge, ports in self.ports.items() for n, b in ports.items()}
+        self._nics = {b.id: (bridge, n) for (bridge, b), n in self._numbers.items() if b.kind == "nic"}
+
+    def __getitem__(self, bridge: str) -> dict[int, Binding]:
+        """Port number -> binding on one bridge."""
+        return self.ports[bridge]
+
+    def __iter__(self):
+        return iter(self.ports)
+
+    def port(self, bridge: str, binding: Binding) -> int:
+        """The number of the port bound to `binding` on `bridge` (KeyError if it has none)."""
+        return self._numbers[(bridge, binding)]
+
+    def binding(self, bridge: str, number: int) -> Binding | None:
+        return self.ports[bridge].get(number)
+
+    def nic_port(self, nic_id: str) -> tuple[str, int]:
+        """(bridge, port number) of a NIC."""
+        return self._nics[nic_id]
+
+    def nic_at(self, bridge: str, number: int) -> str | None:
+        """The id of the NIC on a port, None for a link end or an unknown port."""
+        binding = self.ports[bridge].get(number)
+        return binding.id if binding is not None and binding.kind == "nic" else None
+
+    def link_ends(self, link: Link) -> list[tuple[str, int]]:
+        """Both ends of a link as (bridge, port number), in the link's order."""
+        return [(bridge, self._numbers[(bridge, Binding("link", link.id))]) for bridge in link.between]
+
+    def view(self, bridge: str, down: frozenset[int] | set[int] = frozenset(), name=lambda number: f"p{number}") -> SwitchView:
+        """The bridge as a connected switch would report it, with the `down` ports down."""
+        ports = {n: Port(n, name(n), n not in down, b) for n, b in self.ports[bridge].items()}
+        return SwitchView(bridge, self.topology.bridges[bridge].dpid, ports)

@@ -1,7 +1,3 @@
 """Real deployment: `sdnlab up` builds a lab on this host (OVS and Linux
-bridges, LXC containers, QEMU guests) and `sdnlab down` removes it."""
-
-import warnings
-
-# Open vSwitch's Python library probes for eventlet and eventlet warns on import.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+bridges, endpoints through their drivers in `endpoints.py`) and `sdnlab down`
+removes it."""

@@ -1,7 +1,8 @@
 """`sdnlab up | status | exec | down`: a lab built for real on this host.
 
-Everything `up` creates is written to the lab's state file the moment it
-exists, so `down`, a failed `up` and the recovery after a crash all remove
+A deployed lab is a topology built on this host, named by the topology's
+name. Everything `up` creates is written to the lab's state file the moment
+it exists, so `down`, a failed `up` and the recovery after a crash all remove
 exactly what was made, newest first, and nothing else.
 
 Names (15-byte interface names, unique on the host): each lab gets a base
@@ -10,31 +11,40 @@ number from its name, each endpoint an id from it, Proxmox style:
 between bridges are patch ports (OVS to OVS) or veths `sdl<base>l<i>a|b`.
 OVS and Linux bridges keep the file's names; one that already exists and is
 not this lab's is never touched.
+
+Endpoints are built by their kind's driver (deploy/drivers.py); bridges,
+ports, the controller and verification are the host's (host/).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.launcher import free_port, wait_listening
-from controller.simlab import port_plan
+from controller.state import Binding, PortPlan
+from deploy.drivers import driver
+from deploy.endpoint import EndpointDriver
+from deploy.lxc import ContainerError
+from deploy.qemu import GuestError
+from host import netlink, preflight
+from host.control import ControllerProcess, stop_pid
+from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
+from host.preflight import HostError
+from host.verify import dump_all, flow_reachability, probeable_pairs, shared_target
 from sdnlab.check import analyse
-from sdnlab.deploy import lxc, netlink, netns, ovs, qemu
 from sdnlab.model import Endpoint, Topology
 
 STATE_ROOT = Path("/var/lib/sdnlab/labs")
+BUILDER = "up"  # the OVSDB mark of bridges `sdnlab up` made
 
 
-class DeployError(Exception):
+class DeployError(HostError):
     """`up` cannot go on; the message says why. What it created has been removed."""
 
 
@@ -77,13 +87,15 @@ class State:
 
 
 class Names:
+    """What the lab's objects are called on the host."""
+
     def __init__(self, topology: Topology):
         self.base = base_number(topology.name)
         self.ids = {name: self.base + i for i, name in enumerate(sorted(topology.endpoints))}
         self.lab = topology.name
 
     def nic(self, endpoint: Endpoint, index: int) -> str:
-        return f"{'tap' if endpoint.type == 'kvm' else 'veth'}{self.ids[endpoint.name]}i{index}"
+        return f"{driver(endpoint.type).nic_prefix}{self.ids[endpoint.name]}i{index}"
 
     def peer(self, endpoint: Endpoint, index: int) -> str:
         return f"vp{self.ids[endpoint.name]}i{index}"
@@ -98,30 +110,43 @@ class Names:
         return f"sdl{self.base}l{index}{side}"
 
 
+class Lab:
+    """A deployed lab: its topology, the names of its objects on the host and its state file."""
+
+    def __init__(self, topology: Topology, state: State | None = None):
+        self.topology = topology
+        self.state = state if state is not None else State.load(topology.name)
+        self.names = Names(topology)
+
+    @property
+    def directory(self) -> Path:
+        return self.state.directory
+
+    def driver(self, endpoint: str) -> EndpointDriver:
+        return driver(self.topology.endpoints[endpoint].type)
+
+    def run(self, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
+        """Run a shell command inside an endpoint of a lab that is up."""
+        return self.driver(endpoint).run(self, endpoint, command, timeout)
+
+
 def say(text: str) -> None:
     print(text, flush=True)
 
 
-def preflight(topology: Topology, state: State) -> None:
+def check_host(topology: Topology, state: State) -> None:
     """Refuse, before creating anything, what cannot be built here."""
-    if os.geteuid() != 0:
-        raise DeployError("sdnlab up needs root (it creates bridges, containers and guests)")
+    preflight.require_root("sdnlab up", "it creates bridges, containers and guests")
     if state.objects:
         raise DeployError(f"lab {topology.name} is already up (or half up); run `sdnlab down {topology.source}` first")
-    kinds = {e.type for e in topology.endpoints.values()}
-    needs = {"lxc": ["lxc-create", "lxc-start", "lxc-attach"], "kvm": [qemu.qemu_binary(), "cpio", "busybox"]}
-    for kind, tools in needs.items():
-        missing = [t for t in tools if kind in kinds and shutil.which(t) is None]
+    for kind in sorted({e.type for e in topology.endpoints.values()}):
+        missing = [t for t in driver(kind).needs() if shutil.which(t) is None]
         if missing:
             raise DeployError(f"{kind} endpoints need {', '.join(missing)}: install them (make setup does)")
-    aware = [b.name for b in topology.bridges.values() if not b.is_ovs and b.vlan_aware]
-    if aware and not netlink.vlan_filtering_supported():
-        raise DeployError(f"bridge {aware[0]} is a VLAN-aware Linux bridge and this kernel has no bridge VLAN filtering")
-    if aware:
-        raise DeployError(f"bridge {aware[0]}: VLAN-aware Linux bridges are not deployed yet (use an OVS bridge)")
-    with ovs.ovsdb() as api:
+    preflight.refuse_vlan_aware_linux_bridges(topology, "deploy")
+    with ovsdb() as api:
         for name, bridge in topology.bridges.items():
-            owner = ovs.bridge_owner(api, name) if bridge.is_ovs else None
+            owner = bridge_owner(api, name) if bridge.is_ovs else None
             if owner is not None and owner != topology.name:
                 raise DeployError(f"an OVS bridge called {name} already exists and is not this lab's; it is left alone")
             if not bridge.is_ovs and netlink.exists(name):
@@ -130,7 +155,7 @@ def preflight(topology: Topology, state: State) -> None:
 
 def up(topology: Topology, path: Path) -> int:
     state = State.load(topology.name)
-    preflight(topology, state)
+    check_host(topology, state)
     state.topology = str(Path(path).resolve())
     started = time.monotonic()
 
@@ -139,138 +164,124 @@ def up(topology: Topology, path: Path) -> int:
 
     old = signal.signal(signal.SIGTERM, on_signal)
     try:
-        _build(topology, state)
+        _build(Lab(topology, state))
     except BaseException as exc:
         say(f"sdnlab up failed: {exc}" if not isinstance(exc, KeyboardInterrupt) else "sdnlab up interrupted")
         say("rolling back what it created ...")
         down(topology.name, quiet=True)
         say("rolled back; nothing it created is left")
-        if isinstance(exc, (DeployError, lxc.ContainerError, qemu.GuestError)):
+        if isinstance(exc, (HostError, ContainerError, GuestError)):
             raise DeployError(str(exc)) from None
         raise
     finally:
         signal.signal(signal.SIGTERM, old)
     say(f"lab {topology.name} is up in {time.monotonic() - started:.1f} s")
-    summary(topology, state)
+    summary(Lab(topology, state))
     return 0
 
 
-def _build(topology: Topology, state: State) -> None:
-    names = Names(topology)
-    plan = port_plan(topology)
-    userspace = not Path("/sys/module/openvswitch").exists()
-    if userspace:
+def _build(lab: Lab) -> None:
+    topology, state, names = lab.topology, lab.state, lab.names
+    plan = PortPlan(topology)
+    datapath = preflight.datapath()
+    if not datapath.kernel:
         say("no openvswitch kernel module: OVS bridges use the userspace datapath")
-    port = free_port()
-    log = state.directory / "controller.log"
-    state.directory.mkdir(parents=True, exist_ok=True)
-    controller = subprocess.Popen([sys.executable, "-m", "sdnlab.cli", "controller", state.topology, "--port", str(port)],
-                                  stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-    state.add(kind="process", pid=controller.pid, what="controller", port=port, log=str(log))
-    why = wait_listening(port, controller)
-    if why:
-        raise DeployError(f"{why}; its log: {log}")
-    say(f"controller listening on 127.0.0.1:{port} (log: {log})")
+    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log")
+    state.add(kind="process", pid=controller.spawn(), what="controller", port=controller.port, log=str(controller.log))
+    controller.wait()
+    say(f"controller listening on 127.0.0.1:{controller.port} (log: {controller.log})")
 
-    with ovs.ovsdb() as api:
+    with ovsdb() as api:
         for name, bridge in sorted(topology.bridges.items()):
             if bridge.is_ovs:
                 state.add(kind="ovs-bridge", name=name)
-                ovs.add_bridge(api, name, topology.name, bridge.dpid, f"tcp:127.0.0.1:{port}", userspace, topology.controller.packet_in_rate)
+                add_bridge(api, LabBridge(name, name, topology.name, BUILDER, bridge.dpid, controller.target, not datapath.kernel,
+                                          topology.controller.packet_in_rate))
             else:
                 state.add(kind="link", name=name)
                 netlink.add_bridge(name)
             say(f"bridge {name} ({bridge.type}) created")
 
-        def attach(bridge: str, iface: str, binding_kind: str, binding_id: str, patch_peer: str = "") -> None:
+        def attach(bridge: str, iface: str, binding: Binding, patch_peer: str = "") -> None:
             if topology.bridges[bridge].is_ovs:
-                number = next(n for n, b in plan[bridge].items() if b.kind == binding_kind and b.id == binding_id)
-                key = "sdnlab-nic" if binding_kind == "nic" else "sdnlab-link"
-                ovs.add_port(api, bridge, iface, number, key, binding_id, "patch" if patch_peer else "", patch_peer)
+                add_port(api, bridge, LabPort(iface, plan.port(bridge, binding), binding, patch_peer))
             else:
                 netlink.set_master(iface, bridge)
 
         for link in topology.links:
             a, b = link.between
             ea, eb = names.link_end(link.index, "a"), names.link_end(link.index, "b")
+            binding = Binding("link", link.id)
             if topology.bridges[a].is_ovs and topology.bridges[b].is_ovs:
-                attach(a, ea, "link", link.id, patch_peer=eb)  # patch ports go with their bridges
-                attach(b, eb, "link", link.id, patch_peer=ea)
+                attach(a, ea, binding, patch_peer=eb)  # patch ports go with their bridges
+                attach(b, eb, binding, patch_peer=ea)
             else:
                 state.add(kind="link", name=ea)
                 netlink.add_veth(ea, eb)  # the peer goes with it on delete
                 netlink.set_up(eb)
-                attach(a, ea, "link", link.id)
-                attach(b, eb, "link", link.id)
+                attach(a, ea, binding)
+                attach(b, eb, binding)
             say(f"link {link.id} ({a}-{b}) created")
 
-        guests = []
-        for name, endpoint in sorted(topology.endpoints.items()):
-            if endpoint.type == "kvm":
-                for nic in endpoint.nics:
-                    tap = names.nic(endpoint, nic.index)
-                    state.add(kind="link", name=tap)
-                    netlink.add_tap(tap)
-                    attach(nic.bridge, tap, "nic", nic.id)
-                directory = state.directory / "guests" / name
-                guests.append((name, endpoint, directory))
-                continue
-            moved = []
+        booting: list[tuple[EndpointDriver, Endpoint]] = []
+        prepared: set[str] = set()
+        for _, endpoint in sorted(topology.endpoints.items()):
+            drv = driver(endpoint.type)
             for nic in endpoint.nics:
-                host_side, inside = names.nic(endpoint, nic.index), names.peer(endpoint, nic.index)
-                state.add(kind="link", name=host_side)
-                netlink.add_veth(host_side, inside, nic.mac)
-                attach(nic.bridge, host_side, "nic", nic.id)
-                moved.append((inside, nic))
-            if endpoint.type == "lxc":
-                container = names.container(name)
-                state.add(kind="lxc", name=container)
-                lxc.create(container, [(inside, nic.mac) for inside, nic in moved])
-                lxc.start(container, [str(nic.ip) if nic.ip else None for _, nic in moved])
-                say(f"container {container} running")
-            else:
-                namespace = names.namespace(name)
-                state.add(kind="netns", name=namespace)
-                netns.create(namespace)
-                for inside, nic in moved:
-                    netns.move_in(namespace, inside, f"eth{nic.index}", nic.mac, str(nic.ip) if nic.ip else None)
-                say(f"namespace {namespace} ready")
+                state.add(kind="link", name=names.nic(endpoint, nic.index))
+                attach(nic.bridge, drv.make_nic(lab, endpoint, nic), Binding("nic", nic.id))
+            if drv.booting:
+                booting.append((drv, endpoint))  # started together below, so that they boot in parallel
+                continue
+            if drv.kind not in prepared:
+                drv.prepare(lab, [e for e in topology.endpoints.values() if e.type == drv.kind])
+                prepared.add(drv.kind)
+            say(drv.up_line(lab, _start(lab, drv, endpoint)))
 
-    if guests:
-        accel = qemu.accelerator(state.directory)
-        for name, endpoint, directory in guests:
-            nics = [qemu.GuestNic(names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None) for n in endpoint.nics]
-            state.add(kind="guest", name=name, dir=str(directory))
-            qemu.start(directory, name, nics, accel)
-        _wait_for_guests(guests, accel)
-    _wait_reachable(topology, state)
+    records = []
+    for drv, endpoint in booting:
+        if drv.kind not in prepared:
+            drv.prepare(lab, [e for d, e in booting if d is drv])
+            prepared.add(drv.kind)
+        records.append((drv, _start(lab, drv, endpoint)))
+    if records:
+        _wait_booting(lab, records)
+    _wait_reachable(lab)
 
 
-def _wait_for_guests(guests: list, accel: str, timeout: float = 120) -> None:
-    """All guests boot in parallel; a live counter on a terminal, a line per guest as it comes up."""
+def _start(lab: Lab, drv: EndpointDriver, endpoint: Endpoint) -> dict:
+    record = drv.record(lab, endpoint)
+    lab.state.add(kind="endpoint", type=drv.kind, **record)  # before it exists: down removes a half-made one too
+    drv.start(lab, endpoint, record)
+    return record
+
+
+def _wait_booting(lab: Lab, records: list[tuple[EndpointDriver, dict]], timeout: float = 120) -> None:
+    """Endpoints that boot (guests) come up in parallel; a live counter on a terminal, a line for each as it comes up."""
     from sdnlab.progress import Progress
 
     progress = Progress(sys.stdout)
     started = time.monotonic()
-    pending = {name: directory for name, _, directory in guests}
+    pending = list(records)
     while pending:
-        for name, directory in list(pending.items()):
-            if qemu.ready(directory, name):
-                del pending[name]
-                done = len(guests) - len(pending)
-                progress.update("booting guests", done, len(guests))
-                say(f"guest {name} booted ({accel}) [{done}/{len(guests)}] after {time.monotonic() - started:.1f} s; "
-                    f"console log: {directory / 'console.log'}")
+        for drv, record in list(pending):
+            if drv.ready(lab, record):
+                pending.remove((drv, record))
+                done = len(records) - len(pending)
+                progress.update("booting", done, len(records))
+                log = drv.console_log(record)
+                logs = f"; console log: {log}" if log else ""
+                say(f"{drv.up_line(lab, record)} [{done}/{len(records)}] after {time.monotonic() - started:.1f} s{logs}")
         if time.monotonic() - started > timeout:
-            raise DeployError(f"guests {', '.join(pending)} did not come up within {timeout:.0f} s (console logs in {STATE_ROOT})")
-        progress.update("booting guests", len(guests) - len(pending), len(guests))
+            names = ", ".join(record["name"] for _, record in pending)
+            raise DeployError(f"{names} did not come up within {timeout:.0f} s (console logs in {STATE_ROOT})")
+        progress.update("booting", len(records) - len(pending), len(records))
         time.sleep(0.2)
 
 
-def _wait_reachable(topology: Topology, state: State, timeout: float = 60) -> None:
+def _wait_reachable(lab: Lab, timeout: float = 60) -> None:
     """Until every pair the check calls reachable (and that shares a subnet) answers ping from inside."""
-    from sim.probe import probeable_pairs, shared_target
-
+    topology = lab.topology
     analysis = analyse(topology)
     pairs = [p for p in probeable_pairs(topology) if analysis.is_reachable(*p)]
     deadline = time.monotonic() + timeout
@@ -279,7 +290,7 @@ def _wait_reachable(topology: Topology, state: State, timeout: float = 60) -> No
         still = []
         for a, b in waiting:
             target = shared_target(topology.endpoints[a].nics, topology.endpoints[b].nics)
-            status, _ = run_in(topology, state, a, f"ping -c 1 -W 1 {target}")
+            status, _ = lab.run(a, f"ping -c 1 -W 1 {target}")
             if status != 0:
                 still.append((a, b))
         waiting = still
@@ -289,49 +300,31 @@ def _wait_reachable(topology: Topology, state: State, timeout: float = 60) -> No
         say(f"all {len(pairs)} reachable pairs answer ping from inside the endpoints")
 
 
-def run_in(topology: Topology, state: State, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
-    """Run a shell command inside an endpoint of a lab that is up."""
-    names = Names(topology)
-    kind = topology.endpoints[endpoint].type
-    if kind == "lxc":
-        return lxc.run(names.container(endpoint), command, timeout)
-    if kind == "host":
-        return netns.run(names.namespace(endpoint), command, timeout)
-    return qemu.run(state.directory / "guests" / endpoint, command, timeout)
-
-
-def summary(topology: Topology, state: State) -> None:
-    names = Names(topology)
+def summary(lab: Lab) -> None:
     say("")
     say(f"{'endpoint':<12} {'type':<5} {'addresses':<22} shell")
-    for name, endpoint in sorted(topology.endpoints.items()):
+    for name, endpoint in sorted(lab.topology.endpoints.items()):
         addresses = " ".join(str(n.ip) for n in endpoint.nics if n.ip) or "-"
-        shell = {"lxc": f"lxc-attach -n {names.container(name)}", "host": f"ip netns exec {names.namespace(name)} sh",
-                 "kvm": f"sdnlab exec {state.topology} {name} -- COMMAND"}[endpoint.type]
-        say(f"{name:<12} {endpoint.type:<5} {addresses:<22} {shell}")
-    say(f"\nstate: {state.path}; remove everything with: sdnlab down {state.topology}")
+        say(f"{name:<12} {endpoint.type:<5} {addresses:<22} {lab.driver(name).shell_hint(lab, name)}")
+    say(f"\nstate: {lab.state.path}; remove everything with: sdnlab down {lab.state.topology}")
 
 
 def down(lab: str, quiet: bool = False) -> int:
     """Remove everything the lab's state file records, newest first; safe to run again."""
     state = State.load(lab)
     removed = 0
-    with ovs.ovsdb() as api:
+    with ovsdb() as api:
         for obj in reversed(state.objects):
             kind, name = obj["kind"], obj.get("name", "")
             try:
                 if kind == "process":
-                    _stop_process(obj["pid"])
-                elif kind == "guest":
-                    qemu.stop(Path(obj["dir"]))
-                elif kind == "lxc":
-                    lxc.destroy(name)
-                elif kind == "netns":
-                    netns.remove(name)
+                    stop_pid(obj["pid"])
+                elif kind == "endpoint":
+                    driver(obj["type"]).remove(obj)
                 elif kind == "link":
                     netlink.delete(name)
                 elif kind == "ovs-bridge":
-                    ovs.del_bridge(api, name)
+                    del_bridge(api, name)
                 removed += 1
             except Exception as exc:  # keep going: remove all that can be removed
                 say(f"could not remove {kind} {name}: {exc}")
@@ -339,8 +332,8 @@ def down(lab: str, quiet: bool = False) -> int:
             state.save()
         # A crash between creating a bridge and recording it cannot happen (recorded first),
         # but a lost state file can: sweep bridges marked as this lab's.
-        for name in ovs.lab_bridges(api, lab):
-            ovs.del_bridge(api, name)
+        for name in lab_bridges(api, lab, BUILDER):
+            del_bridge(api, name)
             removed += 1
     if state.directory.exists():
         shutil.rmtree(state.directory)
@@ -349,23 +342,9 @@ def down(lab: str, quiet: bool = False) -> int:
     return 0
 
 
-def _stop_process(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-
-
 def status(topology: Topology) -> int:
-    state = State.load(topology.name)
+    lab = Lab(topology)
+    state = lab.state
     if not state.objects:
         say(f"lab {topology.name} is not up")
         return 1
@@ -375,13 +354,9 @@ def status(topology: Topology) -> int:
         if kind == "process":
             alive = Path(f"/proc/{obj['pid']}").exists()
             say(f"  controller pid {obj['pid']} on port {obj['port']}: {'running' if alive else 'NOT RUNNING'}")
-        elif kind == "guest":
-            pid = qemu._pid(Path(obj["dir"]))
-            say(f"  guest {name}: {'running' if pid and Path(f'/proc/{pid}').exists() else 'NOT RUNNING'}")
-        elif kind == "lxc":
-            say(f"  container {name}: {'running' if lxc.running(name) else 'NOT RUNNING'}")
-        elif kind == "netns":
-            say(f"  namespace {name}: {'present' if netns.exists(name) else 'MISSING'}")
+        elif kind == "endpoint":
+            drv = driver(obj["type"])
+            say(f"  {drv.noun} {name}: {'running' if drv.alive(obj) else 'NOT RUNNING'}")
         elif kind == "ovs-bridge":
             say(f"  OVS bridge {name}")
     enforced = enforced_reachability(topology)
@@ -394,22 +369,6 @@ def status(topology: Topology) -> int:
 
 def enforced_reachability(topology: Topology) -> dict[tuple[str, str], bool]:
     """Which pairs the flows installed right now let through (dumped and traced in the table simulator)."""
-    from controller.trees import flood_trees
-    from sim.views import flow_reachability
-
-    class Installed:  # what sim.views needs to know of a lab
-        def __init__(self):
-            self.topology = topology
-            self.plan = port_plan(topology)
-            self.down_links: set[str] = set()
-            self.down_nics: set[str] = set()
-
-        def dump(self, bridge: str) -> list:
-            from controller.flows import parse_dump
-
-            out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge], capture_output=True, text=True, check=True)
-            return parse_dump(out.stdout)
-
     names = sorted(topology.endpoints)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    return flow_reachability(Installed(), pairs, flood_trees(list(topology.links)))
+    return flow_reachability(topology, PortPlan(topology), dump_all(topology), pairs)

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deploy.endpoint import EndpointDriver
+from sdnlab.model import Endpoint
+
+if TYPE_CHECKING:
+    from deploy.lab import Lab
 
 LXC_PATH = Path("/var/lib/lxc")
 
@@ -63,3 +70,32 @@ def destroy(name: str) -> None:
         return
     subprocess.run(["lxc-stop", "-n", name, "-k"], capture_output=True, timeout=60)
     _run("lxc-destroy", "-n", name, timeout=60)
+
+
+class LxcDriver(EndpointDriver):
+    """`type: lxc`: a busybox LXC container, its NICs veths moved in as `phys`."""
+
+    kind = "lxc"
+    noun = "container"
+
+    def needs(self) -> list[str]:
+        return ["lxc-create", "lxc-start", "lxc-attach"]
+
+    def record(self, lab: Lab, endpoint: Endpoint) -> dict:
+        return {"name": lab.names.container(endpoint.name)}
+
+    def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
+        create(record["name"], [(lab.names.peer(endpoint, nic.index), nic.mac) for nic in endpoint.nics])
+        start(record["name"], [str(nic.ip) if nic.ip else None for nic in endpoint.nics])
+
+    def run(self, lab: Lab, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
+        return run(lab.names.container(endpoint), command, timeout)
+
+    def shell_hint(self, lab: Lab, endpoint: str) -> str:
+        return f"lxc-attach -n {lab.names.container(endpoint)}"
+
+    def remove(self, record: dict) -> None:
+        destroy(record["name"])
+
+    def alive(self, record: dict) -> bool:
+        return running(record["name"])

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+from typing import TYPE_CHECKING
 
 from pyroute2 import IPRoute, NetNS, netns
 
-from sdnlab.deploy.loops import outside_event_loop
+from deploy.endpoint import EndpointDriver
+from host.loops import outside_event_loop
+from sdnlab.model import Endpoint
+
+if TYPE_CHECKING:
+    from deploy.lab import Lab
 
 
 @outside_event_loop
@@ -43,3 +49,33 @@ def exists(name: str) -> bool:
 def remove(name: str) -> None:
     if exists(name):
         netns.remove(name)
+
+
+class NamespaceDriver(EndpointDriver):
+    """`type: host`: a network namespace, its NICs veths moved in and renamed ethN."""
+
+    kind = "host"
+    noun = "namespace"
+
+    def record(self, lab: Lab, endpoint: Endpoint) -> dict:
+        return {"name": lab.names.namespace(endpoint.name)}
+
+    def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
+        create(record["name"])
+        for nic in endpoint.nics:
+            move_in(record["name"], lab.names.peer(endpoint, nic.index), f"eth{nic.index}", nic.mac, str(nic.ip) if nic.ip else None)
+
+    def up_line(self, lab: Lab, record: dict) -> str:
+        return f"namespace {record['name']} ready"
+
+    def run(self, lab: Lab, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
+        return run(lab.names.namespace(endpoint), command, timeout)
+
+    def shell_hint(self, lab: Lab, endpoint: str) -> str:
+        return f"ip netns exec {lab.names.namespace(endpoint)} sh"
+
+    def remove(self, record: dict) -> None:
+        remove(record["name"])
+
+    def alive(self, record: dict) -> bool:
+        return exists(record["name"])

@@ -18,8 +18,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sdnlab.deploy import guestimage
+from deploy import guestimage
+from deploy.endpoint import EndpointDriver
+from host import netlink
+from sdnlab.model import Endpoint, Nic
+
+if TYPE_CHECKING:
+    from deploy.lab import Lab
 
 LOG = logging.getLogger("sdnlab.deploy")
 ACCEL_CACHE = Path("/run/sdnlab/accel")
@@ -72,8 +79,7 @@ def ready(directory: Path, name: str) -> bool:
     log = directory / "console.log"
     if log.exists() and guestimage.READY in log.read_text(errors="replace"):
         return True
-    pid = _pid(directory)
-    if pid is None or not Path(f"/proc/{pid}").exists():
+    if not alive(directory):
         raise GuestError(f"guest {name} stopped while booting; its console log: {log}")
     return False
 
@@ -113,8 +119,8 @@ def run(directory: Path, command: str, timeout: float = 60.0) -> tuple[int, str]
 
 def stop(directory: Path, timeout: float = 5.0) -> None:
     """Quit the guest through QMP, or kill it."""
-    pid = _pid(directory)
-    if pid is None or not Path(f"/proc/{pid}").exists():
+    number = pid(directory)
+    if number is None or not Path(f"/proc/{number}").exists():
         return
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -127,13 +133,18 @@ def stop(directory: Path, timeout: float = 5.0) -> None:
     except OSError:
         pass
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while Path(f"/proc/{number}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, 9)
+    if Path(f"/proc/{number}").exists():
+        os.kill(number, 9)
 
 
-def _pid(directory: Path) -> int | None:
+def alive(directory: Path) -> bool:
+    number = pid(directory)
+    return number is not None and Path(f"/proc/{number}").exists()
+
+
+def pid(directory: Path) -> int | None:
     try:
         return int((directory / "qemu.pid").read_text().strip())
     except (OSError, ValueError):
@@ -166,3 +177,56 @@ def accelerator(workdir: Path) -> str:
     ACCEL_CACHE.parent.mkdir(parents=True, exist_ok=True)
     ACCEL_CACHE.write_text(f"{boot_id} {accel}")
     return accel
+
+
+class QemuDriver(EndpointDriver):
+    """`type: kvm`: a QEMU guest (KVM when it boots with it here, TCG otherwise) on taps."""
+
+    kind = "kvm"
+    noun = "guest"
+    nic_prefix = "tap"
+    booting = True
+
+    def __init__(self):
+        self.accel = ""
+
+    def needs(self) -> list[str]:
+        return [qemu_binary(), "cpio", "busybox"]
+
+    def make_nic(self, lab: Lab, endpoint: Endpoint, nic: Nic) -> str:
+        tap = lab.names.nic(endpoint, nic.index)
+        netlink.add_tap(tap)
+        return tap
+
+    def prepare(self, lab: Lab, endpoints: list[Endpoint]) -> None:
+        self.accel = accelerator(lab.directory)
+
+    def record(self, lab: Lab, endpoint: Endpoint) -> dict:
+        return {"name": endpoint.name, "dir": str(self.directory(lab, endpoint.name))}
+
+    def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
+        nics = [GuestNic(lab.names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None) for n in endpoint.nics]
+        start(Path(record["dir"]), endpoint.name, nics, self.accel)
+
+    def ready(self, lab: Lab, record: dict) -> bool:
+        return ready(Path(record["dir"]), record["name"])
+
+    def up_line(self, lab: Lab, record: dict) -> str:
+        return f"guest {record['name']} booted ({self.accel})"
+
+    def console_log(self, record: dict) -> Path | None:
+        return Path(record["dir"]) / "console.log"
+
+    def run(self, lab: Lab, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
+        return run(self.directory(lab, endpoint), command, timeout)
+
+    def remove(self, record: dict) -> None:
+        stop(Path(record["dir"]))
+
+    def alive(self, record: dict) -> bool:
+        return alive(Path(record["dir"]))
+
+    @staticmethod
+    def directory(lab: Lab, endpoint: str) -> Path:
+        """The guest's console log, sockets and pid file."""
+        return lab.directory / "guests" / endpoint

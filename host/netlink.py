@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyroute2 import IPRoute, NetlinkError
 
-from sdnlab.deploy.loops import outside_event_loop
+from host.loops import outside_event_loop
 
 
 @outside_event_loop
@@ -72,3 +72,10 @@ def delete(name: str) -> None:
             except NetlinkError as exc:
                 if exc.code != 19:  # ENODEV: went away meanwhile
                     raise
+
+
+@outside_event_loop
+def names() -> list[str]:
+    """Every interface name in this namespace."""
+    with IPRoute() as ip:
+        return [link.get_attr("IFLA_IFNAME") for link in ip.get_links()]

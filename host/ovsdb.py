@@ -1,15 +1,31 @@
-"""Open vSwitch through OVSDB with ovsdbapp (Open vSwitch's Python IDL underneath), not ovs-vsctl."""
+"""Open vSwitch through OVSDB with ovsdbapp (Open vSwitch's Python IDL
+underneath): the one client that builds lab bridges and ports, for the
+simulator and the real deployment alike.
+
+Marks, so that what sdnlab made is found by mark and never by name:
+- on a Bridge, `sdnlab-lab=<lab id>` (a deployed lab's name, or a simulation's
+  run tag), `sdnlab-bridge=<the file's name for it>` and
+  `sdnlab-builder=sim|up` (which command made it: `sim clean` sweeps only
+  simulations, never a deployed lab);
+- on an Interface, the controller's binding (`sdnlab-nic` or `sdnlab-link`,
+  controller/state.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.open_vswitch import impl_idl
 
+from controller.state import LINK_KEY, NIC_KEY, Binding
+
 REMOTE = "unix:/var/run/openvswitch/db.sock"
 LAB_KEY = "sdnlab-lab"
+BRIDGE_KEY = "sdnlab-bridge"
+BUILDER_KEY = "sdnlab-builder"
 
 
 @contextmanager
@@ -24,42 +40,81 @@ def ovsdb(remote: str = REMOTE, timeout: int = 10) -> Iterator[impl_idl.OvsdbIdl
         conn.stop()
 
 
+@dataclass(frozen=True)
+class LabBridge:
+    """An OVS bridge of a lab, as the controller expects it."""
+
+    name: str  # on the host
+    label: str  # in the file
+    lab: str
+    builder: str  # "sim" | "up"
+    dpid: int
+    controller: str  # "tcp:127.0.0.1:6653"
+    netdev: bool  # the userspace datapath (no openvswitch kernel module)
+    packet_in_rate: int
+
+
+@dataclass(frozen=True)
+class LabPort:
+    """A port with its OpenFlow number and its binding; `peer` makes it a patch port."""
+
+    name: str
+    number: int
+    binding: Binding
+    peer: str = ""
+
+
 def bridge_owner(api, name: str) -> str | None:
     """The lab a bridge belongs to (None if it does not exist; '' if it is not a lab's)."""
     if not api.br_exists(name).execute(check_error=True):
         return None
-    ids = api.db_get("Bridge", name, "external_ids").execute(check_error=True)
-    return ids.get(LAB_KEY, "")
+    return api.db_get("Bridge", name, "external_ids").execute(check_error=True).get(LAB_KEY, "")
 
 
-def add_bridge(api, name: str, lab: str, dpid: int, controller: str, userspace: bool, rate: int) -> None:
+def add_bridge(api, bridge: LabBridge, ports: list[LabPort] = ()) -> None:
+    """The bridge (secure fail mode, OpenFlow 1.3, in-band control off, marked) and its ports, in one transaction."""
     with api.transaction(check_error=True) as txn:
-        txn.add(api.add_br(name, may_exist=False, datapath_type="netdev" if userspace else "system"))
-        txn.add(api.db_set("Bridge", name, ("fail_mode", "secure"), ("protocols", ["OpenFlow13"]),
-                           ("other_config", {"datapath-id": f"{dpid:016x}", "disable-in-band": "true"}),
-                           ("external_ids", {LAB_KEY: lab})))
-        txn.add(api.set_controller(name, [controller]))
-    # Let OVS meter packet-ins too, so a storm cannot reach the controller at all.
-    for row in api.db_find("Controller", ("target", "=", controller), columns=["_uuid"]).execute(check_error=True):
+        txn.add(api.add_br(bridge.name, may_exist=False, datapath_type="netdev" if bridge.netdev else "system"))
+        txn.add(api.db_set("Bridge", bridge.name, ("fail_mode", "secure"), ("protocols", ["OpenFlow13"]),
+                           ("other_config", {"datapath-id": f"{bridge.dpid:016x}", "disable-in-band": "true"}),
+                           ("external_ids", {LAB_KEY: bridge.lab, BRIDGE_KEY: bridge.label, BUILDER_KEY: bridge.builder})))
+        txn.add(api.set_controller(bridge.name, [bridge.controller]))
+        for port in ports:
+            _add_port(api, txn, bridge.name, port)
+    # OVS meters packet-ins too, so that a storm cannot reach the controller at all.
+    rate = bridge.packet_in_rate
+    for row in api.db_find("Controller", ("target", "=", bridge.controller), columns=["_uuid"]).execute(check_error=True):
         api.db_set("Controller", row["_uuid"], ("controller_rate_limit", rate), ("controller_burst_limit", max(25, rate // 4))).execute(check_error=True)
 
 
-def add_port(api, bridge: str, port: str, number: int, key: str, value: str, kind: str = "", peer: str = "") -> None:
-    """A port with its OpenFlow number and its sdnlab binding; kind 'patch' joins it to `peer`."""
+def add_port(api, bridge: str, port: LabPort) -> None:
     with api.transaction(check_error=True) as txn:
-        txn.add(api.add_port(bridge, port, may_exist=False))
-        columns = [("ofport_request", number), ("external_ids", {key: value})]
-        if kind:
-            columns.append(("type", kind))
-        if peer:
-            columns.append(("options", {"peer": peer}))
-        txn.add(api.db_set("Interface", port, *columns))
+        _add_port(api, txn, bridge, port)
+
+
+def _add_port(api, txn, bridge: str, port: LabPort) -> None:
+    txn.add(api.add_port(bridge, port.name, may_exist=False))
+    columns = [("ofport_request", port.number), ("external_ids", {NIC_KEY if port.binding.kind == "nic" else LINK_KEY: port.binding.id})]
+    if port.peer:
+        columns += [("type", "patch"), ("options", {"peer": port.peer})]
+    txn.add(api.db_set("Interface", port.name, *columns))
 
 
 def del_bridge(api, name: str) -> None:
     api.del_br(name, if_exists=True).execute(check_error=True)
 
 
-def lab_bridges(api, lab: str) -> list[str]:
-    return sorted(b for b in api.list_br().execute(check_error=True)
-                  if api.db_get("Bridge", b, "external_ids").execute(check_error=True).get(LAB_KEY) == lab)
+def lab_bridges(api, lab: str | None, builder: str) -> list[str]:
+    """Bridges marked as made by `builder` for `lab` (for any lab when None)."""
+    found = []
+    for row in api.db_list("Bridge", columns=["name", "external_ids"]).execute(check_error=True):
+        ids = row["external_ids"]
+        if ids.get(BUILDER_KEY) == builder and LAB_KEY in ids and (lab is None or ids[LAB_KEY] == lab):
+            found.append(row["name"])
+    return sorted(found)
+
+
+def controllers(api, bridge: str) -> list[dict]:
+    """The bridge's Controller rows (target, rate limits, connection state)."""
+    uuids = api.db_get("Bridge", bridge, "controller").execute(check_error=True)
+    return [api.db_list("Controller", [u]).execute(check_error=True)[0] for u in uuids]

@@ -121,8 +121,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _sim_run(args: argparse.Namespace) -> int:
+    from host.preflight import HostError
     from sdnlab.scenario import Scenario, load_any
-    from sim.lab import SimError
     from sim.runner import run_scenario, run_topology
 
     loaded = load_any(args.file)
@@ -130,7 +130,7 @@ def _sim_run(args: argparse.Namespace) -> int:
         if isinstance(loaded, Scenario):
             return run_scenario(loaded, args.json, args.plot)
         return run_topology(args.file, loaded, args.json, args.plot)
-    except SimError as exc:
+    except HostError as exc:
         print(f"sdnlab sim: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -138,7 +138,8 @@ def _sim_run(args: argparse.Namespace) -> int:
 def _sim_up(args: argparse.Namespace) -> int:
     from mininet.cli import CLI
 
-    from sim.lab import SimError, SimLab
+    from host.preflight import HostError
+    from sim.lab import SimLab
 
     topology = load(args.file)
     try:
@@ -150,7 +151,7 @@ def _sim_up(args: argparse.Namespace) -> int:
             hint = f" (try: {names[0]} ping {names[1]})" if len(names) > 1 else ""
             print(f"{topology.name} is up; hosts are named after the endpoints{hint}. Leave with exit or Ctrl-D.", flush=True)
             CLI(lab.net)
-    except SimError as exc:
+    except HostError as exc:
         print(f"sdnlab sim: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
@@ -165,41 +166,42 @@ def _sim_clean(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from sdnlab.deploy.lab import DeployError, up
+    from deploy.lab import up
+    from host.preflight import HostError
 
     topology = load(args.file)
     try:
         return up(topology, args.file)
-    except DeployError as exc:
+    except HostError as exc:
         print(f"sdnlab up: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 
 def _status(args: argparse.Namespace) -> int:
-    from sdnlab.deploy.lab import status
+    from deploy.lab import status
 
     return status(load(args.file))
 
 
 def _exec(args: argparse.Namespace) -> int:
-    from sdnlab.deploy.lab import State, run_in
+    from deploy.lab import Lab
 
     topology = load(args.file)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if args.endpoint not in topology.endpoints:
         print(f"sdnlab exec: no endpoint {args.endpoint} in {args.file}", file=sys.stderr)
         return EXIT_FAILED
-    state = State.load(topology.name)
-    if not state.objects:
+    lab = Lab(topology)
+    if not lab.state.objects:
         print(f"sdnlab exec: lab {topology.name} is not up (sdnlab up {args.file})", file=sys.stderr)
         return EXIT_FAILED
-    status, output = run_in(topology, state, args.endpoint, " ".join(command))
+    status, output = lab.run(args.endpoint, " ".join(command))
     sys.stdout.write(output)
     return status
 
 
 def _down(args: argparse.Namespace) -> int:
-    from sdnlab.deploy.lab import down
+    from deploy.lab import down
 
     return down(load(args.file).name)
 

@@ -14,6 +14,7 @@ from typing import Any
 from sdnlab.assign import assign_dpids, assign_macs
 from sdnlab.gcutil import no_cyclic_gc
 from sdnlab.model import (
+    ENDPOINT_TYPES,
     Bridge,
     ControllerConfig,
     Endpoint,
@@ -289,7 +290,7 @@ class _Reader:
             kind = body.get("type")
             if "type" not in body:
                 self.error(path, "missing required key 'type' (kvm, lxc or host)")
-            elif kind not in ("kvm", "lxc", "host"):
+            elif kind not in ENDPOINT_TYPES:
                 self.error(path + ("type",), f"type must be 'kvm', 'lxc' or 'host', not '{kind}'")
                 kind = None
             node = self.node_of(body, path, nodes, f"endpoint {name}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
-from typing import Literal
+from typing import Literal, get_args
 
 UNTAGGED = "untagged"
 Segment = int | str  # a VLAN id, or UNTAGGED
 BridgeType = Literal["ovs", "linux"]
 EndpointType = Literal["kvm", "lxc", "host"]
+ENDPOINT_TYPES: tuple[str, ...] = get_args(EndpointType)  # each has a driver in deploy/drivers.py
 
 
 def segment_key(segment: Segment) -> tuple[int, int]:

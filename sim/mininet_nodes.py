@@ -1,54 +1,60 @@
 """Mininet node classes for replaying a topology.
 
-`BoundOVSSwitch` is Mininet's OVSSwitch with sdnlab's OVSDB marks added to
-the same single `ovs-vsctl` transaction that creates the bridge: the port
-bindings the controller reads (state.py) and the lab marks (names.py).
-`KernelBridge` is a plain Linux bridge, as on a Proxmox node without OVS.
+Mininet makes the hosts and the veths between nodes; the bridges are built
+the way `sdnlab up` builds them, through host/ (one OVSDB client, one netlink
+path), so the simulator replays what a real deployment gets.
+`LabOVSBridge` is an OVS bridge whose ports carry the controller's bindings
+and the lab's marks; `KernelBridge` a plain Linux bridge, as on a Proxmox
+node without OVS.
 """
 
 from __future__ import annotations
 
-from mininet.node import OVSSwitch, Switch
+from mininet.node import Switch
 
-from controller.state import LINK_KEY, NIC_KEY, Binding
-from sim.names import BRIDGE_KEY, LAB_KEY
+from controller.state import Binding
+from host import netlink
+from host.ovsdb import LabBridge, LabPort, add_bridge, del_bridge
 
 
-class BoundOVSSwitch(OVSSwitch):
-    def __init__(self, name: str, bindings: dict[str, Binding] | None = None, label: str = "", lab: str = "", **params):
+class LabOVSBridge(Switch):
+    """An OVS bridge in the root namespace, made in one OVSDB transaction with its ports."""
+
+    def __init__(self, name: str, spec: LabBridge | None = None, bindings: dict[str, Binding] | None = None, api=None, **params):
+        self.spec = spec
         self.bindings = bindings or {}
-        self.label = label
-        self.lab = lab
+        self.api = api  # the lab's OVSDB connection, open while it lives
+        params["inNamespace"] = False  # a host bridge, like the node's own vmbr
         super().__init__(name, **params)
 
-    def intfOpts(self, intf) -> str:  # noqa: N802 - Mininet's name
-        opts = super().intfOpts(intf)
-        binding = self.bindings.get(intf.name)
-        if binding is None:
-            return opts
-        key = NIC_KEY if binding.kind == "nic" else LINK_KEY
-        return (opts or f" -- set Interface {intf}") + f" external_ids:{key}={binding.id}"
+    def start(self, controllers) -> None:
+        ports = [LabPort(intf.name, self.ports[intf], self.bindings[intf.name])
+                 for intf in self.intfList() if intf.name in self.bindings]
+        for port in ports:
+            netlink.set_up(port.name)
+        add_bridge(self.api, self.spec, ports)
 
-    def bridgeOpts(self) -> str:  # noqa: N802 - Mininet's name
-        return super().bridgeOpts() + f" external_ids:{LAB_KEY}={self.lab} external_ids:{BRIDGE_KEY}={self.label}"
+    def stop(self, deleteIntfs: bool = True) -> None:  # noqa: N803 - Mininet's name
+        del_bridge(self.api, self.name)
+        netlink.delete(self.name)  # a netdev bridge leaves its tap behind
+        super().stop(deleteIntfs)
 
 
 class KernelBridge(Switch):
     """A Linux bridge (not VLAN-aware) in the root namespace."""
 
-    def __init__(self, name: str, label: str = "", lab: str = "", **params):
-        self.label = label
+    def __init__(self, name: str, **params):
         params["inNamespace"] = False  # a host bridge, like the node's own vmbr
         super().__init__(name, **params)
 
     def start(self, controllers) -> None:
-        self.cmd(f"ip link add name {self} type bridge forward_delay 0 && ip link set {self} up")
+        netlink.add_bridge(self.name)
         for intf in self.intfList():
             if intf.name != "lo" and self.ports.get(intf):
-                self.cmd(f"ip link set {intf} master {self} && ip link set {intf} up")
+                netlink.set_master(intf.name, self.name)
 
     def stop(self, deleteIntfs: bool = True) -> None:  # noqa: N803 - Mininet's name
-        self.cmd(f"ip link del {self}")
+        netlink.delete(self.name)
         super().stop(deleteIntfs)
 
     def connected(self) -> bool:

@@ -4,17 +4,15 @@ Interface and bridge names are limited to 15 bytes and share one namespace
 with everything else on the machine, including a real Proxmox host's vmbr0,
 which Mininet would delete if a switch had the same name. So OVS bridges and
 their ports get short generated names ("s<run>b<k>p<port>"), and every bridge
-is marked in OVSDB (`external_ids:sdnlab-lab`, `sdnlab-bridge`) so that
-`sdnlab sim clean` can find leftovers by mark rather than by name.
+is marked in OVSDB (host/ovsdb.py) so that `sdnlab sim clean` can find
+leftovers by mark rather than by name.
 """
 
 from __future__ import annotations
 
 import os
 
-LAB_KEY = "sdnlab-lab"
 TAG_ENV = "SDNLAB_SIM_TAG"  # in the environment of every process a lab starts
-BRIDGE_KEY = "sdnlab-bridge"
 
 
 def run_tag() -> str:
@@ -28,3 +26,8 @@ def bridge_name(tag: str, index: int) -> str:
 
 def port_name(tag: str, index: int, port: int) -> str:
     return f"{tag}b{index}p{port}"
+
+
+def is_lab_interface(ifname: str, tag: str | None = None) -> bool:
+    """Whether a host interface is one a simulated lab made (that lab's, with a tag)."""
+    return (ifname.startswith(tag) if tag else ifname.startswith("s")) and len(ifname) >= 7 and ifname[1:5].isdigit() and ifname[5] == "b"

@@ -1,39 +1,16 @@
-"""Probing a running lab: every pair pinged both ways, in parallel, bounded in time."""
+"""Probing a simulated lab from its Mininet hosts: every pair pinged both ways, in parallel, bounded in time."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sdnlab.model import Nic, Topology
+from host.verify import Pair, parse_ping, shared_target
+from sdnlab.model import Topology
 
-Pair = tuple[str, str]
 PARALLEL = 96  # pings in flight at once; isolated pairs wait out the deadline, so this bounds a run
-
-
-def parse_ping(text: str) -> tuple[int, int]:
-    """(sent, received) from ping's summary line; (0, 0) when there is none."""
-    found = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", text)
-    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
-
-
-def shared_target(src: tuple[Nic, ...], dst: tuple[Nic, ...]) -> str | None:
-    """An address of `dst` in a subnet one of `src`'s addresses is in (and the other way round)."""
-    for x in src:
-        for y in dst:
-            if x.ip and y.ip and x.ip.ip in y.ip.network and y.ip.ip in x.ip.network:
-                return str(y.ip.ip)
-    return None
-
-
-def probeable_pairs(topology: Topology) -> list[Pair]:
-    """Pairs of endpoints with addresses in one subnet: the ones a ping can judge."""
-    names = sorted(topology.endpoints)
-    return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]
-            if shared_target(topology.endpoints[a].nics, topology.endpoints[b].nics)]
 
 
 @dataclass(frozen=True)

@@ -4,25 +4,25 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 
-from controller.trees import flood_trees
+from host.verify import Pair, flow_reachability, probeable_pairs, trace_check, trace_sample
 from sdnlab.check import analyse
 from sdnlab.loader import loads
 from sdnlab.model import Topology
 from sdnlab.progress import Progress
-from sdnlab.scenario import LabState, Scenario, Step, pingable_pairs
+from sdnlab.scenario import LabState, Scenario, pingable_pairs, play
+from sdnlab.steps import Expect, Step
 from sim.lab import SimLab
-from sim.probe import Pair, PairResult, probe, probeable_pairs
-from sim.views import flow_reachability, trace_check
+from sim.probe import PairResult, probe
 
 TRACE_SAMPLE = 4
 
@@ -68,10 +68,10 @@ def compare(lab: SimLab, intent_topology: Topology, pairs: list[Pair], progress:
     analysis = analyse(intent_topology)
     intent = {p: analysis.is_reachable(*p) for p in pairs}
     results = probe(lab.hosts, lab.topology, pairs, progress=(lambda d, t: progress.update("probing", d, t)) if progress else None)
-    trees = flood_trees([link for link in lab.topology.links if link.id not in lab.down_links])
-    flows = flow_reachability(lab, pairs, trees)
-    sample = pairs[:: max(1, len(pairs) // TRACE_SAMPLE)][:TRACE_SAMPLE]
-    return Comparison(pairs, intent, flows, results, trace_check(lab, sample))
+    dumps = lab.dumps()
+    flows = flow_reachability(lab.topology, lab.plan, dumps, pairs, lab.down_links, lab.down_nics)
+    mismatches = trace_check(lab.topology, lab.plan, dumps, trace_sample(pairs, TRACE_SAMPLE), lab.bridge)
+    return Comparison(pairs, intent, flows, results, mismatches)
 
 
 def print_comparison(comparison: Comparison, out=sys.stdout) -> None:
@@ -136,17 +136,68 @@ def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | 
     return 0 if comparison.agree else 1
 
 
-def _retag(work: Path, step: Step) -> None:
-    """Rewrite the working copy of the topology file with the step's new tag (and address)."""
+def _retag(work: Path, endpoint: str, index: int, tag: int | None, ip: IPv4Interface | None) -> None:
+    """Rewrite the working copy of the topology file with the NIC's new tag (and address)."""
     doc = yaml.safe_load(work.read_text())
-    nic = doc["endpoints"][step.endpoint]["nics"][step.nic]
-    if step.tag is None:
+    nic = doc["endpoints"][endpoint]["nics"][index]
+    if tag is None:
         nic.pop("tag", None)
     else:
-        nic["tag"] = step.tag
-    if step.ip is not None:
-        nic["ip"] = str(step.ip)
+        nic["tag"] = tag
+    if ip is not None:
+        nic["ip"] = str(ip)
     work.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+class SimTarget:
+    """Scenario steps done on a running SimLab (the simulator's `sdnlab.steps.StepTarget`).
+
+    Retags go to `work`, the lab's working copy of the topology file, which the
+    controller reloads on SIGHUP. Every `expect` is probed and compared; the
+    results are kept for the summary and --json.
+    """
+
+    def __init__(self, lab: SimLab, work: Path, topology: Topology, out: TextIO, progress: Progress):
+        self.lab = lab
+        self.work = work
+        self.topology = topology  # the scenario's, as loaded: steps describe themselves against it
+        self.out = out
+        self.progress = progress
+        self.results: list[dict] = []
+        self.failed = 0
+        self.last: Comparison | None = None
+
+    def begin(self, step: Step, total: int) -> None:
+        print(f"[{step.index + 1}/{total}] {step.describe(self.topology)}", file=self.out, flush=True)
+
+    def set_link(self, link_id: str, up: bool) -> None:
+        self.lab.set_link(link_id, up=up)
+
+    def set_nic(self, endpoint: str, up: bool) -> None:
+        self.lab.set_nic(endpoint, up=up)
+
+    def retag(self, endpoint: str, nic: int, tag: int | None, ip: IPv4Interface | None) -> None:
+        _retag(self.work, endpoint, nic, tag, ip)
+        if ip is not None:
+            self.lab.hosts[endpoint].cmd(f"ip addr flush dev eth{nic} && ip addr add {ip} dev eth{nic}")
+        self.lab.topology = loads(self.work.read_text(), str(self.work))
+        self.lab.controller.reload()
+
+    def restart_controller(self) -> None:
+        self.lab.restart_controller()
+
+    def wait(self, seconds: float) -> None:
+        _wait(seconds, self.progress)
+
+    def expect(self, step: Expect, state: LabState) -> None:
+        pairs = pingable_pairs(state) if step.intent else sorted(set(step.reachable) | set(step.isolated))
+        intent_topology = state.topology()
+        self.last = compare(self.lab, intent_topology, pairs, self.progress)
+        if not step.intent:  # the listed pairs are the expectation
+            self.last.intent = {p: p in step.reachable for p in pairs}
+        print_comparison(self.last, self.out)
+        self.failed += not self.last.agree
+        self.results.append({"step": step.index, **self.last.to_json()})
 
 
 def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None) -> int:
@@ -154,43 +205,14 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None) -> int
     out = sys.stderr if as_json else sys.stdout
     topology = scenario.topology
     print(f"scenario {scenario.source} on {topology.source}: {len(scenario.steps)} steps", file=out)
-    state = LabState(topology)
-    results = []
-    failed = 0
     with tempfile.TemporaryDirectory(prefix="sdnlab-scenario-") as tmp:
         work = Path(tmp) / Path(topology.source).name
         work.write_text(Path(topology.source).read_text())
         with SimLab(topology, work) as lab:
             print(f"  lab up on the {lab.datapath} datapath", file=out)
-            last: Comparison | None = None
-            for step in scenario.steps:
-                state.apply(step)
-                label = f"[{step.index + 1}/{len(scenario.steps)}] {_describe(step, topology)}"
-                print(label, file=out, flush=True)
-                if step.kind in ("link_down", "link_up"):
-                    for i in step.links:
-                        lab.set_link(topology.links[i].id, up=step.kind == "link_up")
-                elif step.kind in ("nic_down", "nic_up"):
-                    lab.set_nic(step.endpoint, up=step.kind == "nic_up")
-                elif step.kind == "set_tag":
-                    _retag(work, step)
-                    if step.ip is not None:
-                        lab.hosts[step.endpoint].cmd(f"ip addr flush dev eth{step.nic} && ip addr add {step.ip} dev eth{step.nic}")
-                    lab.topology = loads(work.read_text(), str(work))
-                    os.kill(lab.controller.pid, signal.SIGHUP)
-                elif step.kind == "restart":
-                    lab.restart_controller()
-                elif step.kind == "wait":
-                    _wait(step.seconds, progress)
-                elif step.kind == "expect":
-                    pairs = pingable_pairs(state) if step.intent else sorted(set(step.reachable) | set(step.isolated))
-                    intent_topology = state.topology()
-                    last = compare(lab, intent_topology, pairs, progress)
-                    if not step.intent:  # the listed pairs are the expectation
-                        last.intent = {p: p in step.reachable for p in pairs}
-                    print_comparison(last, out)
-                    failed += not last.agree
-                    results.append({"step": step.index, **last.to_json()})
+            target = SimTarget(lab, work, topology, out, progress)
+            state = play(scenario, target)
+    results, failed, last = target.results, target.failed, target.last
     if plot_to and last is not None:
         print(f"picture: {plot(state.topology(), last, plot_to, f'{topology.name} after the last step')}", file=out)
     print(f"{len(results) - failed} of {len(results)} expectations held", file=out)
@@ -205,9 +227,3 @@ def _wait(seconds: float, progress: Progress) -> None:
         progress.update("waiting", int((seconds - left) * 10), int(seconds * 10))
         time.sleep(min(0.1, left))
     progress.update("waiting", int(seconds * 10), int(seconds * 10))
-
-
-def _describe(step: Step, topology: Topology) -> str:
-    from sdnlab.report import describe_step
-
-    return describe_step(step, topology)

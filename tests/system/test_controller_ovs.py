@@ -7,9 +7,11 @@ import time
 
 import pytest
 
+from controller.state import Binding
+from host.verify import parse_ping, probeable_pairs
 from sdnlab import analyse, load
 from sim.lab import SimLab
-from sim.probe import parse_ping, probe, probeable_pairs
+from sim.probe import probe
 from tests.conftest import TOPOLOGIES
 
 pytestmark = pytest.mark.usefixtures("real_ovs")
@@ -114,7 +116,7 @@ def test_lldp_confirms_declared_links():
 
 
 def lab_port(lab, bridge: str, nic_id: str) -> int:
-    return next(n for n, b in lab.plan[bridge].items() if b.kind == "nic" and b.id == nic_id)
+    return lab.plan.port(bridge, Binding("nic", nic_id))
 
 
 def test_real_flow_dumps_replayed_in_the_simulator_match_the_intent():
@@ -129,13 +131,11 @@ def test_real_flow_dumps_replayed_in_the_simulator_match_the_intent():
         learned = sum(1 for b in topology.bridges for f in fabric.tables[b].flows.values() if f.idle_timeout)
         assert learned > 0  # the dumps include what the controller learned from the pings
         for link in topology.links:
-            ends = [(b, next(n for n, x in lab.plan[b].items() if x.kind == "link" and x.id == link.id)) for b in link.between]
-            fabric.wire(*ends)
-        where = {(b, n): x.id for b in lab.plan for n, x in lab.plan[b].items() if x.kind == "nic"}
+            fabric.wire(*lab.plan.link_ends(link))
         analysis = analyse(topology)
         for nic in topology.nics():
-            bridge, port = next(k for k, v in where.items() if v == nic.id)
-            got = {where[(b, p)] for b, p, _ in fabric.send(bridge, port, Frame(nic.mac, "ff:ff:ff:ff:ff:ff"))}
+            bridge, port = lab.plan.nic_port(nic.id)
+            got = {lab.plan.nic_at(b, p) for b, p, _ in fabric.send(bridge, port, Frame(nic.mac, "ff:ff:ff:ff:ff:ff"))}
             want = {n.id for cls in analysis.classes if nic in cls.nics for n in cls.nics} - {nic.id}
             assert got == want, nic.id
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.launcher import free_port
+from host.control import free_port
 from tests.conftest import TOPOLOGIES
 
 SDNLAB = str(Path(sys.executable).parent / "sdnlab")

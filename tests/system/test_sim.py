@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from host.verify import probeable_pairs
 from sdnlab import load
 from sdnlab.scenario import load_scenario
 from sim.lab import SimLab
-from sim.probe import probeable_pairs
 from sim.runner import compare, run_scenario
 from tests.conftest import TOPOLOGIES
 

@@ -7,10 +7,11 @@ import itertools
 import pytest
 
 from controller.core import Core
-from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, Flow, parse_dump
+from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, Flow, Output, PopVlan, PushVlan, SetVlan, ToController, parse_dump
 from controller.oftable import Fabric, FlowTables, Frame
 from controller.pipeline import diff
 from controller.simlab import SimulatedLab
+from controller.tables import BY_ID
 from sdnlab import analyse, load, loads
 from tests.conftest import TOPOLOGIES
 
@@ -101,7 +102,7 @@ def test_host_move_relearns():
     lab.send("a1.0", Frame(a1, BROADCAST))
     assert lab.send("a2.0", Frame(a2, a1)) == {"a1.0"}
     lab.send("a2.0", Frame(a1, BROADCAST))  # a1's MAC now appears on a2's port
-    assert lab.core.macs["vmbr0"].entries[(0x1000 | 100, a1)].port == lab.nic_port["a2.0"][1]
+    assert lab.core.macs["vmbr0"].entries[(0x1000 | 100, a1)].port == lab.plan.nic_port("a2.0")[1]
 
 
 def test_mac_limit_stops_learning_but_not_forwarding():
@@ -111,7 +112,7 @@ def test_mac_limit_stops_learning_but_not_forwarding():
     for i in range(5):
         assert lab.send("a1.0", Frame(f"02:00:00:00:01:0{i}", BROADCAST)) == {"a2.0"}
     table = lab.core.macs["vmbr0"]
-    assert table.count(lab.nic_port["a1.0"][1]) == 2 and table.over_limit == 3
+    assert table.count(lab.plan.nic_port("a1.0")[1]) == 2 and table.over_limit == 3
     # Over-limit sources are silenced in table 1 (no more packet-ins) but get no table-2 flow.
     assert lab.send("a2.0", Frame(mac(topology, "a2.0"), "02:00:00:00:01:04")) == {"a1.0"}
 
@@ -206,10 +207,6 @@ def test_unbound_and_misbound_ports_carry_nothing():
     assert tables.process(99, Frame("02:00:00:00:00:09", BROADCAST)).outputs == []
 
 
-# The match fields each table declares; a flow matching anything else is a bug.
-TABLE_FIELDS = {0: {"in_port", "vlan_vid", "eth_type", "eth_src"}, 1: {"in_port", "vlan_vid", "eth_src"}, 2: {"vlan_vid", "eth_dst"}}
-
-
 def test_generated_flows_are_well_formed():
     for name in BUNDLED:
         lab = SimulatedLab(load(TOPOLOGIES / name))
@@ -219,7 +216,7 @@ def test_generated_flows_are_well_formed():
             flows = list(tables.flows.values())
             for f in flows:
                 assert f.goto is None or f.goto > f.table
-                assert set(f.fields) <= TABLE_FIELDS[f.table], f
+                assert set(f.fields) <= BY_ID[f.table].match, f  # Flow.make checks it; flows made otherwise must hold to it too
             # No two flows of one priority in one table may overlap.
             for x, y in itertools.combinations(flows, 2):
                 if x.table == y.table and x.priority == y.priority:
@@ -246,12 +243,12 @@ def test_parse_a_real_dump():
     flows = {(f.table, f.priority, f.match): f for f in parse_dump(REAL_DUMP)}
     assert len(flows) == 9
     push = flows[(0, 100, (("in_port", 1), ("vlan_vid", 0)))]
-    assert push.actions == (("push_vlan",), ("set_vlan", 4106)) and push.goto == 1
+    assert push.actions == (PushVlan(), SetVlan(4106)) and push.goto == 1
     learned = flows[(1, 100, (("eth_src", "02:00:00:00:00:01"), ("in_port", 1), ("vlan_vid", 4106)))]
     assert learned.cookie == COOKIE_LEARNED and learned.idle_timeout == 300
     flood = flows[(2, 10, (("vlan_vid", 4106),))]
-    assert flood.actions == (("output", 3), ("pop_vlan",), ("output", 1), ("output", 2))
-    assert flows[(0, 0, ())].actions == () and flows[(0, 200, (("eth_type", 0x88CC),))].actions == (("controller",),)
+    assert flood.actions == (Output(3), PopVlan(), Output(1), Output(2))
+    assert flows[(0, 0, ())].actions == () and flows[(0, 200, (("eth_type", 0x88CC),))].actions == (ToController(),)
     # The dumped tables forward like the flows they came from.
     tables = FlowTables(list(flows.values()))
     out = tables.process(3, Frame("02:00:00:00:00:09", "02:00:00:00:00:01", vlans=(10,)))
@@ -259,14 +256,14 @@ def test_parse_a_real_dump():
 
 
 def test_to_ofctl_is_what_ovs_ofctl_reads():
-    flow = Flow.make(0, 100, {"in_port": 1, "vlan_vid": 0}, (("push_vlan",), ("set_vlan", 4106)), 1)
+    flow = Flow.make(0, 100, {"in_port": 1, "vlan_vid": 0}, (PushVlan(), SetVlan(4106)), 1)
     assert flow.to_ofctl() == "table=0,priority=100,cookie=0x5d1a000000000001,in_port=1,vlan_tci=0x0000/0x1fff,actions=push_vlan:0x8100,set_field:4106->vlan_vid,goto_table:1"
 
 
 def test_fabric_reports_loops():
     fabric = Fabric()
-    fabric.tables["a"] = FlowTables([Flow.make(0, 1, {}, (("output", 1), ("output", 2)))])
-    fabric.tables["b"] = FlowTables([Flow.make(0, 1, {}, (("output", 1), ("output", 2)))])
+    fabric.tables["a"] = FlowTables([Flow.make(0, 1, {}, (Output(1), Output(2)))])
+    fabric.tables["b"] = FlowTables([Flow.make(0, 1, {}, (Output(1), Output(2)))])
     fabric.wire(("a", 1), ("b", 2))
     fabric.wire(("a", 2), ("b", 1))
     with pytest.raises(RuntimeError, match="loop"):

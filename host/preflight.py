@@ -1,0 +1,62 @@
+"""What this host can build, found out at run time and said plainly.
+
+A user's machine can differ from ours either way (an openvswitch kernel
+module, bridge VLAN filtering), so nothing here is assumed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from host.netlink import vlan_filtering_supported
+from sdnlab.model import Topology
+
+
+class HostError(Exception):
+    """This host cannot do what was asked; the message says why. Nothing was left behind."""
+
+
+def require_root(what: str, why: str) -> None:
+    if os.geteuid() != 0:
+        raise HostError(f"{what} needs root ({why})")
+
+
+def require_ovs() -> None:
+    if subprocess.run(["ovs-vsctl", "--timeout=3", "show"], capture_output=True).returncode != 0:
+        raise HostError("Open vSwitch is not running (make setup starts it)")
+
+
+@dataclass(frozen=True)
+class Datapath:
+    """Which OVS datapath bridges use here: the kernel's, or userspace without the module."""
+
+    kernel: bool
+
+    @property
+    def ovs_type(self) -> str:
+        """Bridge.datapath_type in OVSDB."""
+        return "system" if self.kernel else "netdev"
+
+    def __str__(self) -> str:
+        return "kernel" if self.kernel else "userspace (no openvswitch kernel module)"
+
+
+def datapath() -> Datapath:
+    return Datapath(kernel=Path("/sys/module/openvswitch").exists())
+
+
+def refuse_vlan_aware_linux_bridges(topology: Topology, what: str) -> None:
+    """VLAN-aware Linux bridges are refused before anything is created: without
+    kernel VLAN filtering they cannot be built, and a plain kernel bridge would
+    not keep their VLANs apart, which would mislead."""
+    aware = [b.name for b in topology.bridges.values() if not b.is_ovs and b.vlan_aware]
+    if aware and not vlan_filtering_supported():
+        raise HostError(
+            f"bridge {aware[0]} is a VLAN-aware Linux bridge, and this kernel has no bridge VLAN filtering "
+            f"(CONFIG_BRIDGE_VLAN_FILTERING); {what} it as an OVS bridge or on another machine"
+        )
+    if aware:
+        raise HostError(f"bridge {aware[0]}: VLAN-aware Linux bridges are not {what}ed yet; {what} it as an OVS bridge")

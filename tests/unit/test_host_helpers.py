@@ -1,0 +1,183 @@
+"""The pure pieces of host/, sim/ and deploy/: names, the port plan, parsing
+command output, and the flows view replayed against the check without a switch."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.simlab import SimulatedLab
+from controller.state import Binding, PortPlan
+from deploy import lab as deploy
+from host.preflight import Datapath
+from host.verify import (
+    expected_static,
+    flow_reachability,
+    missing_static,
+    parse_ping,
+    parse_trace_outputs,
+    probeable_pairs,
+    shared_target,
+    trace_sample,
+)
+from sdnlab import analyse, load
+from sim import names
+from sim.probe import PairResult
+from tests.conftest import TOPOLOGIES
+
+BUNDLED = sorted(p.name for p in TOPOLOGIES.glob("*.yaml"))
+
+PING = """PING 10.0.10.12 (10.0.10.12) 56(84) bytes of data.
+64 bytes from 10.0.10.12: icmp_seq=1 ttl=64 time=0.512 ms
+
+--- 10.0.10.12 ping statistics ---
+3 packets transmitted, 2 received, 33.3333% packet loss, time 402ms
+"""
+BUSYBOX_PING = "--- 10.7.0.2 ping statistics ---\n1 packets transmitted, 1 packets received, 0% packet loss\n"
+
+TRACE = """Flow: ip,in_port=1,vlan_tci=0x0000,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=0.0.0.0
+
+bridge("s0042b0")
+-----------------
+ 0. in_port=1,vlan_tci=0x0000/0x1fff, priority 100, cookie 0x5d1a000000000001
+    push_vlan:0x8100
+    set_field:4106->vlan_vid
+    goto_table:1
+ 1. priority 0, cookie 0x5d1a000000000001
+    CONTROLLER:65535
+    goto_table:2
+ 2. dl_vlan=10, priority 10, cookie 0x5d1a000000000001
+    output:3
+    pop_vlan
+    output:1
+     >> skipping output to input port
+    output:2
+
+Final flow: unchanged
+"""
+
+
+def test_parse_ping_reads_both_summaries_and_nothing_from_noise():
+    assert parse_ping(PING) == (3, 2)
+    assert parse_ping(BUSYBOX_PING) == (1, 1)
+    assert parse_ping("connect: Network is unreachable\n") == (0, 0)
+
+
+def test_trace_outputs_leave_out_the_skipped_input_port():
+    assert parse_trace_outputs(TRACE) == {3, 2}
+    assert parse_trace_outputs("no such bridge\n") == set()
+
+
+def test_shared_target_needs_a_subnet_both_ways():
+    topology = load(TOPOLOGIES / "two-nodes.yaml")
+    web1, web2, probe = (topology.endpoints[n].nics for n in ("web1", "web2", "probe"))
+    assert shared_target(web1, web2) == str(web2[0].ip.ip)
+    assert shared_target(web1, probe) is None or probe[0].ip.ip in web1[0].ip.network
+    pairs = probeable_pairs(topology)
+    assert pairs == sorted(pairs) and all(a < b for a, b in pairs)
+    assert all(shared_target(topology.endpoints[a].nics, topology.endpoints[b].nics) for a, b in pairs)
+
+
+def test_trace_sample_spreads_over_the_pairs():
+    pairs = [(f"a{i}", f"b{i}") for i in range(10)]
+    assert trace_sample(pairs, 4) == [pairs[0], pairs[2], pairs[4], pairs[6]]
+    assert trace_sample(pairs[:2], 4) == pairs[:2]
+    assert trace_sample([], 4) == []
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_the_flows_view_of_the_cores_tables_agrees_with_the_check(name):
+    """The verification the simulator and `status` use, fed the flows the core computed (no switch)."""
+    topology = load(TOPOLOGIES / name)
+    lab = SimulatedLab(topology)
+    dumps = {b: lab.flows(b) for b, br in topology.bridges.items() if br.is_ovs}
+    pairs = [(a, b) for i, a in enumerate(sorted(topology.endpoints)) for b in sorted(topology.endpoints)[i + 1:]]
+    analysis = analyse(topology)
+    got = flow_reachability(topology, lab.plan, dumps, pairs)
+    assert got == {p: analysis.is_reachable(*p) for p in pairs}
+    assert set(missing_static(expected_static(topology, lab.plan), dumps).values()) <= {0}
+
+
+def test_the_flows_view_follows_cut_links_and_down_nics():
+    topology = load(TOPOLOGIES / "two-nodes.yaml")
+    lab = SimulatedLab(topology)
+    dumps = {b: lab.flows(b) for b, br in topology.bridges.items() if br.is_ovs}
+    plan = PortPlan(topology)
+    assert flow_reachability(topology, plan, dumps, [("web1", "web2")]) == {("web1", "web2"): True}
+    trunk = topology.links[0].id
+    assert flow_reachability(topology, plan, dumps, [("web1", "web2")], down_links={trunk}) == {("web1", "web2"): False}
+    web2 = topology.endpoints["web2"].nics[0].id
+    assert flow_reachability(topology, plan, dumps, [("web1", "web2")], down_nics={web2}) == {("web1", "web2"): False}
+    # A missing static flow is counted where it is missing.
+    expected = expected_static(topology, plan)
+    bridge = sorted(expected)[0]
+    assert missing_static(expected, {**dumps, bridge: dumps[bridge][1:]})[bridge] == 1
+
+
+def test_port_plan_numbers_nics_first_then_link_ends_and_answers_both_ways():
+    topology = load(TOPOLOGIES / "triangle.yaml")
+    plan = PortPlan(topology)
+    for bridge in topology.bridges:
+        kinds = [plan[bridge][n].kind for n in sorted(plan[bridge])]
+        assert sorted(plan[bridge]) == list(range(1, len(kinds) + 1))
+        assert kinds == sorted(kinds, key=lambda k: k != "nic")  # NICs, then links
+    for nic in topology.nics():
+        bridge, number = plan.nic_port(nic.id)
+        assert bridge == nic.bridge and plan.nic_at(bridge, number) == nic.id
+        assert plan.port(bridge, Binding("nic", nic.id)) == number
+    for link in topology.links:
+        ends = plan.link_ends(link)
+        assert [b for b, _ in ends] == list(link.between)
+        assert all(plan.binding(b, n) == Binding("link", link.id) and plan.nic_at(b, n) is None for b, n in ends)
+    bridge = sorted(topology.bridges)[0]
+    view = plan.view(bridge, down={1})
+    assert view.dpid == topology.bridges[bridge].dpid and not view.ports[1].up and all(p.up for n, p in view.ports.items() if n != 1)
+
+
+def test_sim_names_fit_and_are_recognised_as_a_labs_only():
+    tag = names.run_tag()
+    assert len(tag) == 5 and tag[0] == "s" and tag[1:].isdigit()
+    port = names.port_name(tag, 12, 99)
+    assert len(port) <= 15 and names.is_lab_interface(port, tag) and names.is_lab_interface(port)
+    assert names.is_lab_interface(names.bridge_name(tag, 3), tag)
+    other = "s9999" if tag != "s9999" else "s9998"
+    assert not names.is_lab_interface(names.port_name(other, 1, 1), tag)
+    for foreign in ("vmbr0", "sdl1234l0a", "eth0", "s12b1", "tap100i0"):
+        assert not names.is_lab_interface(foreign)
+
+
+def test_deployed_names_are_proxmox_style_and_fit_in_15_bytes():
+    topology = load(TOPOLOGIES / "real-lab.yaml")
+    lab_names = deploy.Names(topology)
+    assert 100 <= lab_names.base <= 9090
+    for endpoint in topology.endpoints.values():
+        for nic in endpoint.nics:
+            name = lab_names.nic(endpoint, nic.index)
+            assert len(name) <= 15 and name.startswith("tap" if endpoint.type == "kvm" else "veth") and name.endswith(f"i{nic.index}")
+            assert len(lab_names.peer(endpoint, nic.index)) <= 15
+    assert len({lab_names.nic(e, n.index) for e in topology.endpoints.values() for n in e.nics}) == len(list(topology.nics()))
+    assert deploy.base_number("real-lab") == lab_names.base and deploy.base_number("x") != deploy.base_number("y")
+
+
+def test_state_is_written_through_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(deploy, "STATE_ROOT", tmp_path)
+    state = deploy.State("lab1", "/x/lab1.yaml")
+    state.add(kind="ovs-bridge", name="vmbr0")
+    state.add(kind="endpoint", type="lxc", name="sdnlab-lab1-ct1")
+    again = deploy.State.load("lab1")
+    assert again == state and again.objects[1]["type"] == "lxc"
+    assert deploy.State.load("nothing").objects == []
+
+
+def test_every_endpoint_type_of_the_format_has_a_driver():
+    from deploy.drivers import DRIVERS
+    from sdnlab.model import ENDPOINT_TYPES
+
+    assert set(DRIVERS) == set(ENDPOINT_TYPES)
+    assert {d.kind for d in DRIVERS.values()} == set(DRIVERS) and all(d.noun for d in DRIVERS.values())
+    assert DRIVERS["kvm"].booting and not DRIVERS["lxc"].booting and DRIVERS["kvm"].nic_prefix == "tap"
+
+
+def test_small_values():
+    assert str(Datapath(kernel=False)).startswith("userspace") and Datapath(kernel=False).ovs_type == "netdev"
+    assert str(Datapath(kernel=True)) == "kernel" and Datapath(kernel=True).ovs_type == "system"
+    assert PairResult(True, False).asymmetric and not PairResult(True, False).reachable and PairResult(True, True).reachable
