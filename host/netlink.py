@@ -50,9 +50,10 @@ def add_tap(name: str) -> None:
 
 
 @outside_event_loop
-def set_up(name: str) -> None:
+def set_up(name: str, up: bool = True) -> None:
+    """Bring an interface up (or down, with up=False)."""
     with IPRoute() as ip:
-        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
+        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up" if up else "down")
 
 
 @outside_event_loop

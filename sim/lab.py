@@ -26,7 +26,7 @@ from pathlib import Path
 
 from controller.flows import Flow
 from controller.state import PortPlan
-from host import preflight
+from host import netlink, preflight
 from host.control import ControllerProcess
 from host.ovsdb import REMOTE, LabBridge, lab_bridges, ovsdb
 from host.preflight import HostError
@@ -189,7 +189,7 @@ class SimLab:
 
     def set_link(self, link_id: str, up: bool) -> None:
         """Cut or restore a link the way a cable does: one end goes down, the other loses carrier."""
-        subprocess.run(["ip", "link", "set", self.link_ends(link_id)[0], "up" if up else "down"], check=True)
+        netlink.set_up(self.link_ends(link_id)[0], up)
         (self.down_links.discard if up else self.down_links.add)(link_id)
 
     def set_nic(self, endpoint: str, up: bool) -> None:
@@ -244,8 +244,6 @@ def lab_processes(tag: str | None = None) -> list[int]:
 
 def clean(tag: str | None = None) -> list[str]:
     """Remove a simulated lab's processes, OVS bridges (found by their marks) and interfaces; every simulation's when tag is None."""
-    from host import netlink
-
     removed = []
     for pid in lab_processes(tag):
         try:
