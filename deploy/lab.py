@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
 import time
 import zlib
@@ -33,9 +32,10 @@ from deploy.endpoint import EndpointDriver
 from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
 from host import netlink, preflight
-from host.control import ControllerProcess, stop_pid
+from host.control import ControllerProcess, running_controller, stop_controller
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
+from host.signals import interrupts_raise
 from host.verify import dump_all, flow_reachability, probeable_pairs, shared_target
 from sdnlab.check import analyse
 from sdnlab.model import Endpoint, Topology
@@ -159,12 +159,9 @@ def up(topology: Topology, path: Path) -> int:
     state.topology = str(Path(path).resolve())
     started = time.monotonic()
 
-    def on_signal(*_):  # SIGTERM rolls back like Ctrl-C
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, on_signal)
     try:
-        _build(Lab(topology, state))
+        with interrupts_raise():  # SIGTERM rolls back like Ctrl-C
+            _build(Lab(topology, state))
     except BaseException as exc:
         say(f"sdnlab up failed: {exc}" if not isinstance(exc, KeyboardInterrupt) else "sdnlab up interrupted")
         say("rolling back what it created ...")
@@ -173,8 +170,6 @@ def up(topology: Topology, path: Path) -> int:
         if isinstance(exc, (HostError, ContainerError, GuestError)):
             raise DeployError(str(exc)) from None
         raise
-    finally:
-        signal.signal(signal.SIGTERM, old)
     say(f"lab {topology.name} is up in {time.monotonic() - started:.1f} s")
     summary(Lab(topology, state))
     return 0
@@ -318,7 +313,7 @@ def down(lab: str, quiet: bool = False) -> int:
             kind, name = obj["kind"], obj.get("name", "")
             try:
                 if kind == "process":
-                    stop_pid(obj["pid"])
+                    stop_controller(obj["pid"], state.topology)
                 elif kind == "endpoint":
                     driver(obj["type"]).remove(obj)
                 elif kind == "link":
@@ -352,7 +347,7 @@ def status(topology: Topology) -> int:
     for obj in state.objects:
         kind, name = obj["kind"], obj.get("name", "")
         if kind == "process":
-            alive = Path(f"/proc/{obj['pid']}").exists()
+            alive = running_controller(obj["pid"], state.topology)
             say(f"  controller pid {obj['pid']} on port {obj['port']}: {'running' if alive else 'NOT RUNNING'}")
         elif kind == "endpoint":
             drv = driver(obj["type"])

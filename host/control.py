@@ -100,20 +100,29 @@ class ControllerProcess:
         self.start(timeout)
 
 
-def stop_pid(pid: int, grace: float = 5) -> None:
-    """SIGTERM a process that is not our child (a deployed lab's controller), SIGKILL after `grace` seconds."""
+def running_controller(pid: int, topology_file: str | Path) -> bool:
+    """Whether `pid` is, right now, a live `sdnlab controller` for that file.
+
+    A deployed lab's controller outlives the `up` that started it, so only its
+    pid is recorded: the pid may since belong to another process (never signal
+    that one), or be a zombie that nobody reaped (not running)."""
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    state = stat.rpartition(")")[2].split()[0]
+    return state not in ("Z", "X") and b"controller" in argv and str(topology_file).encode() in argv
+
+
+def stop_controller(pid: int, topology_file: str | Path, grace: float = 5) -> None:
+    """SIGTERM a deployed lab's controller (not our child), SIGKILL after `grace` seconds; nothing if that pid is not it."""
+    if not running_controller(pid, topology_file):
         return
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    while running_controller(pid, topology_file):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
             return
         time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -181,3 +181,25 @@ def test_small_values():
     assert str(Datapath(kernel=False)).startswith("userspace") and Datapath(kernel=False).ovs_type == "netdev"
     assert str(Datapath(kernel=True)) == "kernel" and Datapath(kernel=True).ovs_type == "system"
     assert PairResult(True, False).asymmetric and not PairResult(True, False).reachable and PairResult(True, True).reachable
+
+
+def test_a_forked_child_that_gets_sigterm_ends_instead_of_running_the_parents_rollback():
+    """pyroute2 forks for namespace work and SIGTERMs the child; the child must not raise into `up`'s code."""
+    import os
+    import signal
+
+    from host.signals import interrupts_raise
+
+    with interrupts_raise():
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                os._exit(0)  # not reached: the handler ends the child
+            except KeyboardInterrupt:
+                os._exit(99)  # what a rollback in the child would start from
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 128 + signal.SIGTERM
+        with pytest.raises(KeyboardInterrupt):  # in the process that owns the block, it still interrupts
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
