@@ -58,6 +58,7 @@ bench: setup ovs
 	$(PY) bench/check_scale.py
 	$(PY) bench/controller_bench.py
 	$(PY) bench/sim_bench.py
+	$(PY) bench/recovery_bench.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

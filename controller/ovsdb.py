@@ -9,6 +9,7 @@ thread of its own and hands the app a fresh snapshot whenever it changes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class OvsdbWatcher:
         self.idl = ovs.db.idl.Idl(remote, helper)
         self.on_change = on_change
         self._stop = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()  # stop() wakes the poll at once, so the controller stops promptly
         self._thread = threading.Thread(target=self._run, name="ovsdb-watcher", daemon=True)
         self._seen = -1
 
@@ -64,8 +66,11 @@ class OvsdbWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        os.write(self._wake_write, b"x")
         self._thread.join(timeout=2)
         self.idl.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -78,5 +83,5 @@ class OvsdbWatcher:
                     LOG.exception("handling an OVSDB update failed")
             poller = ovs.poller.Poller()
             self.idl.wait(poller)
-            poller.timer_wait(500)  # wake up to notice stop()
+            poller.fd_wait(self._wake_read, ovs.poller.POLLIN)
             poller.block()

@@ -7,12 +7,14 @@ import time
 
 import pytest
 
+from controller.flows import COOKIE_STATIC
 from controller.state import Binding
 from host.verify import parse_ping, probeable_pairs
 from sdnlab import analyse, load
 from sim.lab import SimLab
 from sim.probe import probe
 from tests.conftest import TOPOLOGIES
+from tests.system.labtools import answers, counter, iter_until, sniffing, wait_for_log
 
 pytestmark = pytest.mark.usefixtures("real_ovs")
 
@@ -30,8 +32,11 @@ def test_same_vlan_pings_cross_vlan_does_not():
     topology = load(TOPOLOGIES / "one-bridge.yaml")
     with SimLab(topology) as lab:
         assert lab.ping("a1", "a2") and lab.ping("b1", "b2")
-        # Put b1 in tenant-a's subnet: it still must not reach a1 across VLANs.
+        # Put b1 and b2 in tenant-a's subnet too. The control: b1's new address
+        # works (b2 answers on it); the test: a1, in that subnet but another VLAN, does not.
         lab.hosts["b1"].cmd("ip addr add 10.1.0.9/24 dev eth0")
+        lab.hosts["b2"].cmd("ip addr add 10.1.0.10/24 dev eth0")
+        assert answers(lab, "b1", "10.1.0.10")
         assert not lab.ping("b1", "a1")
 
 
@@ -41,10 +46,17 @@ def test_two_nodes_over_a_trunk():
         assert lab.ping("web1", "web2")
         assert lab.ping("web2", "web1")
         lab.hosts["db1"].cmd("ip addr add 10.0.10.99/24 dev eth0")
-        assert not lab.ping("db1", "web1")
+        db1, web2 = (topology.endpoints[name].nics[0].mac for name in ("db1", "web2"))
+        sent = counter(lab, "db1", "tx_packets")
+        with sniffing(lab, "web1", 4) as seen:
+            assert not lab.ping("db1", "web1")
+            assert lab.ping("web2", "web1")  # the control: the same sniffer sees a sender of web1's own VLAN
+        # db1 did send (its ARP requests left its NIC), and not one of its frames reached web1.
+        assert counter(lab, "db1", "tx_packets") > sent
+        assert seen.get(web2, 0) > 0 and seen.get(db1, 0) == 0, seen
 
 
-def test_loop_works_and_a_cut_recovers_within_about_a_second():
+def test_loop_works_and_a_cut_recovers():
     topology = load(TOPOLOGIES / "triangle.yaml")
     with SimLab(topology) as lab:
         assert_probes_match_the_check(lab, topology)
@@ -53,11 +65,9 @@ def test_loop_works_and_a_cut_recovers_within_about_a_second():
         for cut in ("l12", "l31"):
             lab.set_link(cut, up=False)
             started = time.monotonic()
+            # How fast is measured by bench/recovery_bench.py; here, that it recovers at all.
             while not (lab.ping("h1", "h2", timeout=0.3) and lab.ping("h1", "h3", timeout=0.3)):
-                assert time.monotonic() - started < 3, f"no recovery after cutting {cut}"
-            recovered = time.monotonic() - started
-            print(f"recovered from cutting {cut} in {recovered:.2f} s")
-            assert recovered < 1.5
+                assert time.monotonic() - started < 10, f"no recovery after cutting {cut}"
             lab.set_link(cut, up=True)
         assert lab.ping("x1", "x3")
 
@@ -67,10 +77,11 @@ def test_restart_under_continuous_ping_loses_nothing():
     with SimLab(topology) as lab:
         assert lab.ping("web1", "web2")
         pinger = lab.hosts["web1"].popen("ping -i 0.02 -c 250 -W 1 10.0.10.12", stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)
+        first = "".join(iter_until(pinger.stdout, "bytes from"))  # the ping is flowing before the restart
         lab.restart_controller()
         lab.wait_for_flows(10)
-        out, _ = pinger.communicate(timeout=30)
+        rest, _ = pinger.communicate(timeout=30)
+        out = first + rest
         sent, received = parse_ping(out)
         print(out.splitlines()[-2:])
         assert sent == 250 and received == sent, out[-300:]
@@ -90,7 +101,7 @@ def test_ports_added_by_hand_are_bound_live_and_unbound_ones_carry_nothing():
             probe.cmd("ip link set eth9 up && ip addr add 10.1.0.77/24 dev eth9")
             subprocess.run(["ip", "link", "set", rogue, "up"], check=True)
             subprocess.run(["ovs-vsctl", "add-port", bridge, rogue], check=True)
-            time.sleep(1)
+            wait_for_log(lab, f"({rogue}) carries nothing: no sdnlab binding")
             assert "0 received" in probe.cmd(f"ping -c 2 -W 1 {a1_ip}")  # unbound: carries nothing
             # Bind it by hand as a second tenant-a NIC of a2 would be: a NIC id the file knows on this bridge.
             subprocess.run(["ovs-vsctl", "set", "Interface", rogue, "external_ids:sdnlab-nic=a2.0"], check=True)
@@ -108,10 +119,7 @@ def test_ports_added_by_hand_are_bound_live_and_unbound_ones_carry_nothing():
 def test_lldp_confirms_declared_links():
     topology = load(TOPOLOGIES / "triangle.yaml")
     with SimLab(topology) as lab:
-        deadline = time.monotonic() + 6
-        while lab.controller_log.read_text().count("confirmed by LLDP") < 3:
-            assert time.monotonic() < deadline, lab.controller_log.read_text()[-2000:]
-            time.sleep(0.2)
+        wait_for_log(lab, "confirmed by LLDP", count=3)
         assert "not declared" not in lab.controller_log.read_text()
 
 
@@ -159,3 +167,21 @@ def test_packet_in_storm_is_metered_and_the_lab_keeps_working():
         log = lab.controller_log.read_text()
         assert "reached its limit of 256 learned MACs" in log
         assert "Traceback" not in log
+
+
+def test_sighup_with_an_invalid_file_keeps_the_running_topology(tmp_path):
+    work = tmp_path / "one-bridge.yaml"
+    work.write_text((TOPOLOGIES / "one-bridge.yaml").read_text())
+    topology = load(work)
+    with SimLab(topology, work) as lab:
+        assert lab.ping("a1", "a2") and not lab.ping("a1", "b1")
+        static = {b: {f for f in flows if f.cookie == COOKIE_STATIC} for b, flows in lab.dumps().items()}
+        work.write_text(work.read_text().replace("tag: 100", "tag: 999"))  # a VLAN the file does not declare
+        lab.controller.reload()
+        wait_for_log(lab, "not reloading")
+        log = lab.controller_log.read_text()
+        assert "VLAN 999 is not declared" in log and "keeping the running topology" in log
+        assert lab.controller.proc.poll() is None  # still running
+        # Nothing changed: the same static flows, the same answers.
+        assert {b: {f for f in flows if f.cookie == COOKIE_STATIC} for b, flows in lab.dumps().items()} == static
+        assert lab.ping("a1", "a2") and not lab.ping("a1", "b1")

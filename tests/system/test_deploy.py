@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -94,3 +95,62 @@ def test_a_bridge_that_is_not_ours_is_never_touched(tools):
         assert machine() == before
     finally:
         subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "vmbr0"], check=True)
+
+
+NAMESPACES_ONLY = """name: nslab
+vlans: {10: {}}
+bridges: {vmbr0: {type: ovs}}
+endpoints:
+  n1: {type: host, nics: [{bridge: vmbr0, tag: 10, ip: 10.9.0.1/24}]}
+  n2: {type: host, nics: [{bridge: vmbr0, tag: 10, ip: 10.9.0.2/24}]}
+"""
+
+
+def test_status_exec_and_down_say_what_is_wrong(tools, tmp_path):
+    lab = tmp_path / "nslab.yaml"
+    lab.write_text(NAMESPACES_ONLY)
+    before = machine()
+    # Nothing is up yet: each verb says so, and changes nothing.
+    status = sdnlab("status", str(lab))
+    assert status.returncode == 1 and "lab nslab is not up" in status.stdout
+    run = sdnlab("exec", str(lab), "n1", "--", "true")
+    assert run.returncode == 1 and "lab nslab is not up" in run.stderr
+    gone = sdnlab("down", str(lab))
+    assert gone.returncode == 0 and "nothing to remove" in gone.stdout
+    assert machine() == before
+    up = sdnlab("up", str(lab))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        # A command's own exit status and output come back; an unknown endpoint is refused.
+        failed = sdnlab("exec", str(lab), "n1", "--", "sh", "-c", "echo 'a  b'; exit 3")
+        assert failed.returncode == 3 and "a  b" in failed.stdout
+        unknown = sdnlab("exec", str(lab), "n9", "--", "true")
+        assert unknown.returncode == 1 and "no endpoint n9" in unknown.stderr
+        # A second `up` of a lab that is up is refused, and leaves the running lab alone.
+        again = sdnlab("up", str(lab))
+        assert again.returncode == 1 and "already up" in again.stderr
+        assert sdnlab("exec", str(lab), "n1", "--", "ping", "-c", "1", "-W", "1", "10.9.0.2").returncode == 0
+        # The controller dies: status says so.
+        pid = int(next(line.split()[2] for line in sdnlab("status", str(lab)).stdout.splitlines() if "controller pid" in line))
+        os.kill(pid, signal.SIGKILL)
+        dead = sdnlab("status", str(lab))
+        assert "NOT RUNNING" in dead.stdout and f"controller pid {pid}" in dead.stdout
+    finally:
+        down = sdnlab("down", str(lab))
+    assert down.returncode == 0 and machine() == before
+
+
+def test_ctrl_c_during_up_rolls_back_everything(tools):
+    before = machine()
+    proc = subprocess.Popen([SDNLAB, "up", str(LAB)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stdout:  # interrupt in the middle: containers up, guests still to boot
+        seen.append(line)
+        if line.startswith("container ") and "running" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    said = "".join(seen) + out
+    assert proc.returncode != 0 and "interrupted" in said and "rolled back" in said, said + err
+    assert "Traceback" not in err
+    assert machine() == before

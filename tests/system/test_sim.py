@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from sdnlab.scenario import load_scenario
 from sim.lab import SimLab
 from sim.runner import compare, run_scenario
 from tests.conftest import TOPOLOGIES
+from tests.system.labtools import wait_for_log
 
 pytestmark = pytest.mark.usefixtures("real_ovs")
 SDNLAB = str(Path(sys.executable).parent / "sdnlab")
@@ -58,8 +58,8 @@ def test_a_vlan_left_out_of_a_trunk_at_runtime_is_caught(tmp_path):
         pairs = probeable_pairs(topology)
         assert compare(lab, topology, pairs).agree
         work.write_text(original.read_text().replace("trunks: [10, 20]", "trunks: [20]"))
-        os.kill(lab.controller.pid, signal.SIGHUP)
-        time.sleep(1)
+        lab.controller.reload()
+        wait_for_log(lab, "topology reloaded")
         broken = compare(lab, topology, pairs)
     assert not broken.agree
     assert {tuple(d["pair"]) for d in broken.disagreements()} == {("web1", "web2")}
@@ -96,22 +96,22 @@ def test_interrupt_and_kill_leave_nothing_behind():
     # Ctrl-C while the lab is up: everything is torn down.
     assert before == {"bridges": [], "hosts": [], "links": []}, "an earlier test left something behind"
     proc = subprocess.Popen([SDNLAB, "sim", "run", str(TOPOLOGIES / "classroom.yaml")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while leftovers()["bridges"] == before["bridges"] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1)
+    for line in proc.stdout:  # the lab is up and being probed
+        if " up in " in line:
+            break
+    assert leftovers() != before
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert leftovers() == before
     # kill -9: `sdnlab sim clean` removes what was left.
-    proc = subprocess.Popen([SDNLAB, "sim", "run", str(TOPOLOGIES / "triangle.yaml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while len(leftovers()["hosts"]) < 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1)
+    proc = subprocess.Popen([SDNLAB, "sim", "run", str(TOPOLOGIES / "triangle.yaml")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            start_new_session=True, text=True)
+    for line in proc.stdout:
+        if " up in " in line:
+            break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     assert leftovers() != before
     out = subprocess.run([SDNLAB, "sim", "clean"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "removed" in out.stdout
