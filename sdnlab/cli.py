@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -195,7 +196,7 @@ def _exec(args: argparse.Namespace) -> int:
     if not lab.state.objects:
         print(f"sdnlab exec: lab {topology.name} is not up (sdnlab up {args.file})", file=sys.stderr)
         return EXIT_FAILED
-    status, output = lab.run(args.endpoint, " ".join(command))
+    status, output = lab.run(args.endpoint, shlex.join(command))
     sys.stdout.write(output)
     return status
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 
 import pytest
 
 from sdnlab import TopologyError, load, loads
+from tests.conftest import TOPOLOGIES
 
 GOOD = """\
 name: lab
@@ -79,6 +81,46 @@ def test_assigned_mac_avoids_a_given_one():
     again = loads(text)
     assert again.endpoints["web2"].nics[0].mac == taken
     assert again.endpoints["web1"].nics[0].mac != taken
+
+
+def documented_dpid(topology: str, bridge: str) -> int:
+    """docs/topology-format.md: the first 48 bits of sha256("<topology name>/bridge/<bridge name>")."""
+    return int(hashlib.sha256(f"{topology}/bridge/{bridge}".encode()).hexdigest()[:12], 16)
+
+
+def documented_mac(topology: str, endpoint: str, index: int) -> str:
+    """docs/topology-format.md: 02: then the first 40 bits of sha256("<topology name>/nic/<endpoint>/<nic index>")."""
+    hexdigits = hashlib.sha256(f"{topology}/nic/{endpoint}/{index}".encode()).hexdigest()[:10]
+    return "02:" + ":".join(hexdigits[i : i + 2] for i in range(0, 10, 2))
+
+
+TWO_NICS = "name: twonics\nbridges: {br: {type: ovs}, lx: {type: linux}}\nendpoints:\n  h: {type: host, nics: [{bridge: br}, {bridge: lx}]}\n"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TOPOLOGIES.glob("*.yaml")))
+def test_assigned_dpids_and_macs_follow_the_documented_sha256_formulas(name):
+    # No bundled file gives a dpid or a MAC, and none of their values clash: every one is the formula's.
+    assert "dpid" not in (TOPOLOGIES / name).read_text() and "mac:" not in (TOPOLOGIES / name).read_text()
+    topo = load(TOPOLOGIES / name)
+    for bridge in topo.bridges.values():
+        assert bridge.dpid == (documented_dpid(topo.name, bridge.name) if bridge.type == "ovs" else None), bridge.name
+    for nic in topo.nics():
+        assert nic.mac == documented_mac(topo.name, nic.endpoint, nic.index), nic.id
+
+
+def test_assigned_values_use_the_topology_name_and_the_nic_index():
+    topo = loads(TWO_NICS)
+    assert topo.bridges["br"].dpid == documented_dpid("twonics", "br")
+    assert [n.mac for n in topo.endpoints["h"].nics] == [documented_mac("twonics", "h", 0), documented_mac("twonics", "h", 1)]
+    renamed = loads(TWO_NICS.replace("name: twonics", "name: other"))
+    assert renamed.bridges["br"].dpid == documented_dpid("other", "br") != topo.bridges["br"].dpid
+
+
+def test_assigned_values_of_two_nodes_are_these_literals():
+    # Worked out once by hand from the document (sha256 of "two-tenants/bridge/vmbr0" and "two-tenants/nic/web1/0").
+    topo = load(TOPOLOGIES / "two-nodes.yaml")
+    assert topo.bridges["vmbr0"].dpid == 0xE2B743C026E2
+    assert topo.endpoints["web1"].nics[0].mac == "02:5b:eb:da:32:1d"
 
 
 def test_single_node_defaults():

@@ -11,6 +11,7 @@ from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, Flow, Output, PopVl
 from controller.oftable import Fabric, FlowTables, Frame
 from controller.pipeline import diff
 from controller.simlab import SimulatedLab
+from controller.state import Binding
 from controller.tables import BY_ID
 from sdnlab import analyse, load, loads
 from tests.conftest import TOPOLOGIES
@@ -56,9 +57,11 @@ def test_forged_and_double_tagged_frames_reach_nobody_else(name):
             assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(vid, vid))) == set()
             if nic.tag is not None:
                 assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(nic.tag, vid))) == set()
-        # A forged source (another endpoint's MAC) changes nothing about where frames may go.
+        # A forged source (another endpoint's MAC) changes nothing about where frames may go:
+        # a broadcast still reaches exactly the sender's class (not a subset: a drop is no pass),
+        # unicast at most that class (the forged MAC now lives on this port, so a frame to it stays here).
         for forged in others[:5]:
-            assert lab.send(nic.id, Frame(forged, BROADCAST)) <= allowed
+            assert lab.send(nic.id, Frame(forged, BROADCAST)) == allowed, (nic.id, forged)
             for dst in others:
                 assert lab.send(nic.id, Frame(forged, dst)) <= allowed
 
@@ -149,14 +152,25 @@ def test_cut_off_bridge_reaches_nobody_and_recovers():
     assert lab.send("h2.0", Frame(h2, BROADCAST)) == {"h1.0", "h3.0"}
 
 
-def test_trunk_accepts_only_its_vlans():
+def test_trunk_accepts_only_its_vlans_and_floods_them_in_their_vlan_only():
     topology = load(TOPOLOGIES / "leaf-spine.yaml")
     lab = SimulatedLab(topology)
-    # VLAN 30 is not trunked to leaf1: a VLAN-30 frame arriving on leaf1's uplink is dropped.
-    port = next(n for n, b in lab.plan["leaf1"].items() if b.kind == "link")
     tables = lab.fabric.tables["leaf1"]
-    assert tables.process(port, Frame("02:00:00:00:00:09", BROADCAST, vlans=(30,))).outputs == []
-    assert tables.process(port, Frame("02:00:00:00:00:09", BROADCAST, vlans=(10,))).path
+    uplink = lab.plan.port("leaf1", Binding("link", "l1s1a"))  # trunks 10, 20 and untagged
+    other_uplink = lab.plan.port("leaf1", Binding("link", "l1s2"))  # the flood tree's other link at leaf1
+    web1, db1 = lab.plan.nic_port("web1.0")[1], lab.plan.nic_port("db1.0")[1]
+
+    def outputs(vlans):
+        result = tables.process(uplink, Frame("02:00:00:00:00:09", BROADCAST, vlans=vlans))
+        return sorted((port, frame.vlans) for port, frame in result.outputs), len(result.to_controller)
+
+    # VLAN 30 is not trunked to leaf1: dropped, not even learned.
+    assert outputs((30,)) == ([], 0)
+    # A trunked VLAN goes on along the tree still tagged, and to its own access port untagged; learned once.
+    assert outputs((10,)) == (sorted([(other_uplink, (10,)), (web1, ())]), 1)
+    assert outputs((20,)) == (sorted([(other_uplink, (20,)), (db1, ())]), 1)
+    # Untagged crosses (untagged: true) but reaches no access port: every NIC on leaf1 is tagged.
+    assert outputs(()) == ([(other_uplink, ())], 1)
 
 
 def test_restart_sends_nothing_when_tables_are_right():
@@ -170,6 +184,7 @@ def test_restart_sends_nothing_when_tables_are_right():
         if topology.bridges[bridge].is_ovs:
             assert fresh.connect(lab.view(bridge), lab.flows(bridge), 0.0).get(bridge, []) == [], bridge
     # The new core adopted what the old one learned.
+    assert lab.core.macs["leaf1"].entries
     assert fresh.macs["leaf1"].entries.keys() == lab.core.macs["leaf1"].entries.keys()
 
 
@@ -200,11 +215,13 @@ def test_flow_removal_of_source_removes_destination():
     assert not [f for f in lab.flows("vmbr0") if f.cookie == COOKIE_LEARNED]
 
 
-def test_unbound_and_misbound_ports_carry_nothing():
+def test_a_port_the_plan_does_not_have_carries_nothing():
+    # Ports bound to the wrong bridge or twice: tests/unit/test_resolve.py.
     topology = load(TOPOLOGIES / "one-bridge.yaml")
     lab = SimulatedLab(topology)
     tables = lab.fabric.tables["vmbr0"]
-    assert tables.process(99, Frame("02:00:00:00:00:09", BROADCAST)).outputs == []
+    result = tables.process(99, Frame("02:00:00:00:00:09", BROADCAST))
+    assert result.outputs == [] and result.to_controller == []
 
 
 def test_generated_flows_are_well_formed():
