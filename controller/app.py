@@ -23,7 +23,7 @@ from controller.actions import from_os_ken as action_from_os_ken
 from controller.core import Core
 from controller.fields import from_os_ken as match_from_os_ken
 from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, VID_NONE, VID_PRESENT, Flow, FlowMod
-from controller.ovsdb import OvsdbWatcher, Snapshot
+from controller.ovsdb import BridgeSettings, OvsdbWatcher, Snapshot, setting_warnings
 from controller.state import Port, SwitchView
 from sdnlab.model import Topology
 
@@ -69,7 +69,8 @@ class SdnlabApp(app_manager.OSKenApp):
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
         self.full_ports: set[tuple[str, int]] = set()
         self.stopping = threading.Event()
-        self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote)
+        self.warned: set[str] = set()
+        self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote, on_settings=self._ovsdb_settings)
         self.watcher.start()
         self.ticker = threading.Thread(target=self._tick, name="lldp", daemon=True)
         self.ticker.start()
@@ -200,6 +201,17 @@ class SdnlabApp(app_manager.OSKenApp):
                 view = self._view(bridge)
                 self._log_bindings(bridge, view)
                 self._send(self.core.update_ports(view))
+
+    def _ovsdb_settings(self, found: dict[int, BridgeSettings]) -> None:
+        """Warn, once each, when OVS would let frames of a bridge of the file past the pipeline, with the command that fixes it."""
+        with self.lock:
+            for dpid, bridge_settings in sorted(found.items()):
+                if self.core.bridge_of(dpid) is None:
+                    continue  # not ours to judge
+                for warning in setting_warnings(bridge_settings, self.topology.controller.packet_in_rate):
+                    if warning not in self.warned:
+                        self.warned.add(warning)
+                        LOG.warning("%s", warning)
 
     def _dpid(self, bridge: str) -> int:
         return self.topology.bridges[bridge].dpid

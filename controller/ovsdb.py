@@ -2,8 +2,10 @@
 
 OpenFlow tells the controller port numbers and names; the binding of a port
 to the file lives in OVSDB (`external_ids` on the Interface, see state.py).
-This keeps an IDL replica of the Bridge, Port and Interface tables in a
-thread of its own and hands the app a fresh snapshot whenever it changes.
+This keeps an IDL replica of the Bridge, Port, Interface and Controller
+tables in a thread of its own and hands the app a fresh snapshot whenever it
+changes, and the settings of each bridge that decide whether the pipeline is
+the only way through it (`BridgeSettings`, `setting_warnings`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import ovs.db.idl
 
@@ -46,16 +49,53 @@ def snapshot(idl: ovs.db.idl.Idl) -> Snapshot:
     return out
 
 
+@dataclass(frozen=True)
+class BridgeSettings:
+    """What OVSDB says of a bridge that can let frames past the controller's pipeline."""
+
+    name: str
+    in_band: bool  # OVS's in-band control: hidden NORMAL rules that carry some ARP and TCP past every table
+    metered: bool  # packet-ins limited by OVS itself (controller_rate_limit on every controller)
+
+
+def settings(idl: ovs.db.idl.Idl) -> dict[int, BridgeSettings]:
+    out = {}
+    for bridge in idl.tables["Bridge"].rows.values():
+        if not bridge.datapath_id:
+            continue
+        controllers = list(bridge.controller)
+        out_of_band = bool(controllers) and all(c.connection_mode == ["out-of-band"] for c in controllers)
+        in_band = dict(bridge.other_config).get("disable-in-band") != "true" and not out_of_band
+        metered = bool(controllers) and all(c.controller_rate_limit for c in controllers)
+        out[int(bridge.datapath_id[0], 16)] = BridgeSettings(bridge.name, in_band, metered)
+    return out
+
+
+def setting_warnings(s: BridgeSettings, rate: int) -> list[str]:
+    """Warnings, each with the command that fixes it, for a bridge of the file."""
+    out = []
+    if s.in_band:
+        out.append(f"bridge {s.name} has OVS in-band control on: its hidden rules carry some ARP and TCP past the pipeline, "
+                   f"across VLANs; fix: ovs-vsctl set Bridge {s.name} other_config:disable-in-band=true")
+    if not s.metered:
+        out.append(f"bridge {s.name} does not meter packet-ins in OVS, so a storm reaches the controller; fix: "
+                   f"ovs-vsctl set Controller {s.name} controller_rate_limit={rate} controller_burst_limit={max(25, rate // 4)}")
+    return out
+
+
 class OvsdbWatcher:
     """Calls `on_change(snapshot)` from its own thread after every change in OVSDB."""
 
-    def __init__(self, on_change: Callable[[Snapshot], None], remote: str = DEFAULT_REMOTE):
+    def __init__(self, on_change: Callable[[Snapshot], None], remote: str = DEFAULT_REMOTE,
+                 on_settings: Callable[[dict[int, BridgeSettings]], None] | None = None):
         helper = ovs.db.idl.SchemaHelper(location=SCHEMA)
-        helper.register_columns("Bridge", ["name", "datapath_id", "ports"])
+        helper.register_columns("Bridge", ["name", "datapath_id", "ports", "other_config", "controller"])
+        helper.register_columns("Controller", ["connection_mode", "controller_rate_limit"])
         helper.register_columns("Port", ["name", "interfaces"])
         helper.register_columns("Interface", ["name", "ofport", "external_ids"])
         self.idl = ovs.db.idl.Idl(remote, helper)
         self.on_change = on_change
+        self.on_settings = on_settings
         self._stop = threading.Event()
         self._wake_read, self._wake_write = os.pipe()  # stop() wakes the poll at once, so the controller stops promptly
         self._thread = threading.Thread(target=self._run, name="ovsdb-watcher", daemon=True)
@@ -79,6 +119,8 @@ class OvsdbWatcher:
                 self._seen = self.idl.change_seqno
                 try:
                     self.on_change(snapshot(self.idl))
+                    if self.on_settings is not None:
+                        self.on_settings(settings(self.idl))
                 except Exception:  # never let one bad update end the watcher
                     LOG.exception("handling an OVSDB update failed")
             poller = ovs.poller.Poller()

@@ -6,6 +6,7 @@ Nothing here touches the machine: loading is pure.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from ipaddress import AddressValueError, IPv4Interface, NetmaskValueError
 from pathlib import Path
@@ -463,7 +464,7 @@ class _Reader:
         self.known_keys(value, path, ("host", "port", "mac_limit", "mac_idle_timeout", "packet_in_rate"))
         settings: dict[str, Any] = {}
         if "host" in value:
-            settings["host"] = self.text(value["host"], path + ("host",), "controller host")
+            settings["host"] = self.listen_address(value["host"], path + ("host",))
         if "port" in value:
             settings["port"] = self.integer(value["port"], path + ("port",), "controller port", 1, 65535)
         if "mac_limit" in value:
@@ -473,6 +474,17 @@ class _Reader:
         if "packet_in_rate" in value:
             settings["packet_in_rate"] = self.integer(value["packet_in_rate"], path + ("packet_in_rate",), "packet_in_rate", 1, 1_000_000)
         return ControllerConfig(**{k: v for k, v in settings.items() if v is not None})
+
+    def listen_address(self, value: Any, path: tuple) -> str | None:
+        """An IPv4 or IPv6 address to listen on: os-ken binds it as given, so a name or a typo would fail late."""
+        text = self.text(value, path, "controller host")
+        if text is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            self.error(path, f"controller host must be an IPv4 or IPv6 address to listen on, like 127.0.0.1, not '{text}'")
+            return None
 
     def unique_addresses(self, raw: Any, endpoints: dict[str, Endpoint]) -> None:
         """Duplicate MACs and IPs anywhere in the file are errors."""
