@@ -131,7 +131,7 @@ class PushVlan(Action):
         return _PUSH_VLAN
 
     def apply(self, frame: Frame, in_port: int, result: Result) -> Frame:
-        return replace(frame, vlans=(0, *frame.vlans))
+        return replace(frame, vlans=(0, *frame.vlans), tpid=ETH_VLAN)
 
     @classmethod
     def from_ofctl(cls, text: str) -> PushVlan | None:
@@ -188,7 +188,7 @@ class PopVlan(Action):
         return _POP_VLAN
 
     def apply(self, frame: Frame, in_port: int, result: Result) -> Frame:
-        return replace(frame, vlans=frame.vlans[1:])
+        return replace(frame, vlans=frame.vlans[1:], tpid=ETH_VLAN)  # inner tags are 802.1Q (oftable.Frame)
 
     @classmethod
     def from_ofctl(cls, text: str) -> PopVlan | None:

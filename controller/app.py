@@ -22,7 +22,8 @@ from controller.actions import Action
 from controller.actions import from_os_ken as action_from_os_ken
 from controller.core import Core
 from controller.fields import from_os_ken as match_from_os_ken
-from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, VID_NONE, VID_PRESENT, Flow, FlowMod
+from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, Flow, FlowMod
+from controller.learning import frame_fields
 from controller.ovsdb import BridgeSettings, OvsdbWatcher, Snapshot, setting_warnings
 from controller.state import Port, SwitchView
 from sdnlab.model import Topology
@@ -67,7 +68,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.bindings: Snapshot = {}
         self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
-        self.full_ports: set[tuple[str, int]] = set()
+        self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
         self.warned: set[str] = set()
         self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote, on_settings=self._ovsdb_settings)
@@ -251,20 +252,21 @@ class SdnlabApp(app_manager.OSKenApp):
         if frame is None:
             return
         src, ethertype, vid = frame
-        if ethertype == ETH_LLDP:
-            self._lldp_in(bridge, in_port, msg.data)
-            return
         now = time.monotonic()
+        # LLDP too: anybody on a port can send it, and parsing it costs more than learning.
         if not self.limiter.allow(bridge, now):
+            return
+        if ethertype == ETH_LLDP:
+            self._lldp_in(bridge, in_port, msg.data, now)
             return
         with self.lock:
             table = self.core.macs.get(bridge)
             over = table.over_limit if table else 0
             mods = self.core.packet_in(bridge, in_port, vid, src, now)
-            if table and table.over_limit > over and (bridge, in_port) not in self.full_ports:
-                self.full_ports.add((bridge, in_port))
-                LOG.warning("%s: port %d reached its limit of %d learned MACs; further sources there are flooded, not learned",
-                            bridge, in_port, table.limit)
+            if table and table.over_limit > over and (bridge, in_port, vid) not in self.full_ports:
+                self.full_ports.add((bridge, in_port, vid))
+                LOG.warning("%s: port %d reached its limit of %d learned MACs in VLAN %s; further sources there are flooded, "
+                            "not learned, and their packet-ins counted", bridge, in_port, table.limit, vid & 0xFFF if vid else "untagged")
             if mods:
                 self._send({bridge: mods}, barrier=False)
 
@@ -280,6 +282,7 @@ class SdnlabApp(app_manager.OSKenApp):
     # -- LLDP --------------------------------------------------------------
     def _tick(self) -> None:
         last_report = 0.0
+        last_counted: dict[str, tuple[int, int]] = {}
         rounds = 0
         warned: set[str] = set()
         while not self.stopping.wait(LLDP_INTERVAL):
@@ -298,10 +301,22 @@ class SdnlabApp(app_manager.OSKenApp):
                         if both and link.index in live and link_id not in warned:
                             warned.add(link_id)
                             LOG.warning("declared link %s (%s) not seen by LLDP", link_id, "-".join(link.between))
-                if self.limiter.dropped and now - last_report > 10:
-                    LOG.warning("packet-in rate limit (%d/s per switch): %d packet-ins not handled",
-                                self.topology.controller.packet_in_rate, self.limiter.dropped)
-                    self.limiter.dropped = 0
+                if now - last_report > 10:
+                    if self.limiter.dropped:
+                        LOG.warning("packet-in rate limit (%d/s per switch): %d packet-ins not handled",
+                                    self.topology.controller.packet_in_rate, self.limiter.dropped)
+                        self.limiter.dropped = 0
+                    counted = self.core.counters()
+                    for bridge, counts in counted.items():
+                        # A switch that reconnected counts from 0 again.
+                        over, refused = (n - was if n >= was else n for n, was in zip(counts, last_counted.get(bridge, (0, 0)), strict=True))
+                        if over or refused:
+                            LOG.warning("%s: %d packet-ins from sources over their MAC limit and %d refused (a VLAN their port "
+                                        "does not carry, or an 802.1ad tag), not learned", bridge, over, refused)
+                    last_counted = counted
+                    if self.links.unreported:
+                        LOG.warning("%d more reports of undeclared links left out", self.links.unreported)
+                        self.links.unreported = 0
                     last_report = now
 
     def _send_lldp(self, bridge: str) -> None:
@@ -315,7 +330,7 @@ class SdnlabApp(app_manager.OSKenApp):
             actions = [parser.OFPActionOutput(port)]
             dp.send_msg(parser.OFPPacketOut(dp, ofp.OFP_NO_BUFFER, ofp.OFPP_CONTROLLER, actions, data))
 
-    def _lldp_in(self, bridge: str, in_port: int, data: bytes) -> None:
+    def _lldp_in(self, bridge: str, in_port: int, data: bytes, now: float) -> None:
         seen = lldp.parse(data)
         if seen is None:
             return
@@ -325,24 +340,9 @@ class SdnlabApp(app_manager.OSKenApp):
         with self.lock:
             here = self._view(bridge).ports.get(in_port)
             there = self._view(peer).ports.get(seen[1])
-            message = self.links.observe((bridge, in_port), here and here.binding, (peer, seen[1]), there and there.binding)
+            message = self.links.observe((bridge, in_port), here and here.binding, (peer, seen[1]), there and there.binding, now)
         if message:
             (LOG.info if "confirmed" in message else LOG.warning)(message)
-
-
-def frame_fields(data: bytes) -> tuple[str, int, int] | None:
-    """(source MAC, ethertype, pipeline vlan_vid) read straight from the frame's bytes.
-
-    os-ken's packet library builds an object per header; on the packet-in
-    path only these three values are needed.
-    """
-    if len(data) < 14:
-        return None
-    src = data[6:12].hex(":")
-    ethertype = int.from_bytes(data[12:14], "big")
-    if ethertype == 0x8100 and len(data) >= 18:
-        return src, int.from_bytes(data[16:18], "big"), VID_PRESENT | (int.from_bytes(data[14:16], "big") & 0xFFF)
-    return src, ethertype, VID_NONE
 
 
 def _port_name(port) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from controller.flows import COOKIE_LEARNED, COOKIE_STATIC, Flow, FlowMod
 from controller.learning import MacTable
-from controller.pipeline import diff, static_flows
+from controller.pipeline import diff, port_vids, static_flows
 from controller.state import Resolved, SwitchView, resolve
 from controller.trees import flood_trees, live_links
 from sdnlab.model import Segment, Topology
@@ -43,11 +43,14 @@ class Core:
         """
         cfg = self.topology.controller
         table = MacTable(limit=cfg.mac_limit, idle_timeout=cfg.mac_idle_timeout)
-        table.adopt(installed, now)
+        unkept = table.adopt(installed, now)
         self.macs[view.bridge] = table
         self.installed[view.bridge] = [f for f in installed if f.cookie == COOKIE_STATIC]
         self.views[view.bridge] = view
-        return self._reconcile({view.bridge})
+        out = self._reconcile({view.bridge})
+        if unkept:
+            out[view.bridge] = unkept + out.get(view.bridge, [])
+        return out
 
     def update_ports(self, view: SwitchView) -> dict[str, list[FlowMod]]:
         """A switch's ports or their bindings changed (added, removed, up, down)."""
@@ -82,11 +85,29 @@ class Core:
         out = self._reconcile(set(self.views))
         return {b: forget.get(b, []) + out.get(b, []) for b in set(forget) | set(out)}
 
-    def packet_in(self, bridge: str, in_port: int, vid: int, src: str, now: float) -> list[FlowMod]:
+    def packet_in(self, bridge: str, in_port: int, vid: int | None, src: str, now: float) -> list[FlowMod]:
+        """A frame from `src` in segment `vid` missed the learn table on `in_port`.
+
+        Refused before learning (and counted) unless the port carries that
+        segment (an access port its tag, an untagged NIC untagged, a link the
+        segments classify accepts on it): a packet-in that raced a port change,
+        or one forged on the way, must never teach a port a VLAN it does not
+        carry. `vid` None (a non-802.1Q outer tag, learning.frame_fields) is
+        never learned.
+        """
         resolved = self.resolved.get(bridge)
-        if resolved is None or (in_port not in resolved.nics and in_port not in resolved.links):
+        if resolved is None:
             return []
-        return self.macs[bridge].packet_in(in_port, vid, src, now)
+        table = self.macs[bridge]
+        if vid is None or vid not in port_vids(resolved, self.trees, in_port):
+            table.refused += 1
+            return []
+        return table.packet_in(in_port, vid, src, now)
+
+    def counters(self) -> dict[str, tuple[int, int]]:
+        """Per connected bridge, packet-ins counted and not learned since it connected:
+        (over their (port, VLAN)'s MAC limit, refused: a VLAN their port does not carry)."""
+        return {bridge: (t.over_limit, t.refused) for bridge, t in self.macs.items()}
 
     def flow_removed(self, bridge: str, flow: Flow) -> list[FlowMod]:
         """The switch reports a removed flow; a learned source that expired takes its destination flow along."""

@@ -11,8 +11,14 @@ Adding a match field is one entry in FIELDS; a table may then declare it
 (tables.py) and every codec handles it.
 
 Values are in OXM form everywhere in the controller: ints; MACs as
-"aa:bb:cc:dd:ee:ff" text, masked as (value, mask); vlan_vid as OpenFlow's
+"aa:bb:cc:dd:ee:ff" text, masked as (value, mask); IPv4 addresses (arp_spa)
+as dotted text, as os-ken gives them, never masked; vlan_vid as OpenFlow's
 0x1000|vid for a tag and 0 (OFPVID_NONE) for none.
+
+The simulator reads a frame as Open vSwitch does with its default
+`other_config:vlan-limit=1`: one VLAN header (0x8100 or 0x88a8, which OVS
+parses alike) is the VLAN; a second header is not parsed, so its TPID is the
+eth_type and nothing behind it (ARP fields included) can be matched.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 VID_PRESENT = 0x1000
 VID_NONE = 0
 ETH_LLDP = 0x88CC
+ETH_ARP = 0x0806
+ETH_VLAN = 0x8100  # an 802.1Q tag's TPID; behind the one tag OVS parses, it is the eth_type of a double-tagged frame
+ETH_QINQ = 0x88A8  # an 802.1ad (service) tag's TPID, which OVS parses as it parses 0x8100
 
 Value = int | str | tuple[str, str]
 
@@ -68,10 +78,14 @@ class Field:
             return self.masked_head + _mac(value[0]) + _mac(value[1])
         if self.mac:
             return self.head + _mac(str(value))
+        if isinstance(value, str):  # an IPv4 address, in os-ken's dotted text
+            return self.head + IPv4Address(value).packed
         return self.head + int(value).to_bytes(self.size, "big")
 
     def test(self, want: Value, have: Value) -> bool:
         """Whether a frame's value `have` matches a flow's `want` (the simulator)."""
+        if have is None:  # the frame has no such field (ARP fields of a frame that is not ARP)
+            return False
         if not self.mac:
             return have == want
         if isinstance(want, tuple):
@@ -105,6 +119,17 @@ def _vid_read(frame: Frame, in_port: int) -> int:
     return VID_PRESENT | frame.vlans[0] if frame.vlans else VID_NONE
 
 
+def _eth_type_read(frame: Frame, in_port: int) -> int:
+    # OVS parses one VLAN header (vlan-limit=1); a second one's TPID is what eth_type then holds.
+    # The simulator's inner tags are 802.1Q (only the outermost tag's TPID is modelled: Frame.tpid).
+    return ETH_VLAN if len(frame.vlans) > 1 else frame.eth_type
+
+
+def _arp_read(read: Callable[[Frame], str]) -> Callable[[Frame, int], str | None]:
+    # ARP fields exist only where OVS sees an ARP frame (not behind a second tag).
+    return lambda frame, in_port: read(frame) if _eth_type_read(frame, in_port) == ETH_ARP else None
+
+
 # In OXM number order (the order os-ken writes them in).
 FIELDS: dict[str, Field] = {
     f.name: f
@@ -120,8 +145,9 @@ FIELDS: dict[str, Field] = {
         Field(
             "eth_type", number=5, size=2,
             ofctl=lambda v: f"dl_type={int(v):#06x}",
-            dump={"dl_type": lambda text: int(text, 16), "lldp": lambda text: ETH_LLDP},
-            read=lambda frame, in_port: frame.eth_type,
+            # dump-flows writes dl_type=0x0806 as the word `arp`.
+            dump={"dl_type": lambda text: int(text, 16), "lldp": lambda text: ETH_LLDP, "arp": lambda text: ETH_ARP},
+            read=_eth_type_read,
         ),
         Field(
             "vlan_vid", number=6, size=2,
@@ -129,6 +155,14 @@ FIELDS: dict[str, Field] = {
             dump={"dl_vlan": lambda text: VID_PRESENT | int(text), "vlan_tci": _vid_of_tci},
             read=_vid_read,
         ),
+        # ARP sender protocol and hardware addresses (the source guard, pipeline.py); OVS needs dl_type=0x0806 with them.
+        Field(
+            "arp_spa", number=22, size=4,
+            ofctl=lambda v: f"arp_spa={v}",
+            dump={"arp_spa": str},
+            read=_arp_read(lambda frame: frame.arp_spa),
+        ),
+        _mac_field("arp_sha", number=24, key="arp_sha", read=_arp_read(lambda frame: frame.arp_sha or frame.src)),
     )
 }
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from controller import fields as _fields
 from controller import tables as _tables
 from controller.actions import ACTIONS, Action, Output, PopVlan, PushVlan, SetVlan, ToController, parse_ofctl
-from controller.fields import ETH_LLDP, VID_NONE, VID_PRESENT
-from controller.tables import CLASSIFY, FORWARD, LEARN, PIPELINE, Table
+from controller.fields import ETH_ARP, ETH_LLDP, ETH_QINQ, ETH_VLAN, VID_NONE, VID_PRESENT
+from controller.tables import CLASSIFY, FORWARD, GUARD, LEARN, PIPELINE, Table
 from sdnlab.model import UNTAGGED, Segment
 
 __all__ = [
-    "CLASSIFY", "COOKIE_BASE", "COOKIE_LEARNED", "COOKIE_MASK", "COOKIE_STATIC", "ETH_LLDP", "FORWARD", "LEARN", "PIPELINE",
-    "VID_NONE", "VID_PRESENT", "Action", "Flow", "FlowMod", "Output", "PopVlan", "PushVlan", "SetVlan", "Table", "ToController",
-    "parse_dump", "segment_vid",
+    "CLASSIFY", "COOKIE_BASE", "COOKIE_LEARNED", "COOKIE_MASK", "COOKIE_STATIC", "ETH_ARP", "ETH_LLDP", "ETH_QINQ", "ETH_VLAN",
+    "FORWARD", "GUARD", "LEARN", "PIPELINE", "VID_NONE", "VID_PRESENT", "Action", "Flow", "FlowMod", "Output", "PopVlan", "PushVlan",
+    "SetVlan", "Table", "ToController", "parse_dump", "segment_vid",
 ]
 
 # Cookies: the high 32 bits mark flows as sdnlab's; the low bits say which kind.

@@ -49,16 +49,29 @@ def parse(data: bytes) -> tuple[int, int] | None:
 
 End = tuple[str, int]  # (bridge, port)
 
+REPORT_INTERVAL = 60.0  # seconds between two reports of undeclared links seen on one port
+REPORT_MEMORY = 1024  # ports whose last report is remembered
+
 
 @dataclass
 class LinkCheck:
-    """What LLDP has shown about the declared links."""
+    """What LLDP has shown about the declared links. Pure: the time comes in as `now`.
+
+    Reports of undeclared links are bounded, because anybody on a port can
+    send LLDP claiming to be any port of any switch: at most one per receiving
+    port (a real port of ours, whatever the frame claims) per `interval`, and
+    at most `memory` ports remembered; past that, reports are left out
+    (counted in `unreported`) rather than memory grown.
+    """
 
     declared: dict[str, tuple[str, str]]  # link id -> its two bridges
     confirmed: set[str] = field(default_factory=set)
-    undeclared: set[tuple[End, End]] = field(default_factory=set)
+    reported: dict[End, float] = field(default_factory=dict)  # receiving port -> when it was last reported, oldest first
+    interval: float = REPORT_INTERVAL
+    memory: int = REPORT_MEMORY
+    unreported: int = 0
 
-    def observe(self, here: End, here_binding: Binding | None, there: End, there_binding: Binding | None) -> str | None:
+    def observe(self, here: End, here_binding: Binding | None, there: End, there_binding: Binding | None, now: float) -> str | None:
         """An LLDP frame sent from `there` arrived at `here`; return a message when something new was learned."""
         if (
             here_binding is not None
@@ -71,10 +84,16 @@ class LinkCheck:
                 return None
             self.confirmed.add(link)
             return f"link {link} confirmed by LLDP: {there[0]} port {there[1]} <-> {here[0]} port {here[1]}"
-        pair = tuple(sorted((here, there)))
-        if pair in self.undeclared:
+        # Forget reports older than the interval (the dict is in report order, so they are at its front).
+        while self.reported:
+            oldest = next(iter(self.reported))
+            if now - self.reported[oldest] < self.interval:
+                break
+            del self.reported[oldest]
+        if here in self.reported or len(self.reported) >= self.memory:
+            self.unreported += 1
             return None
-        self.undeclared.add(pair)
+        self.reported[here] = now
         return (
             f"link seen but not declared: {there[0]} port {there[1]} ({_name(there_binding)}) <-> "
             f"{here[0]} port {here[1]} ({_name(here_binding)})"

@@ -23,11 +23,24 @@ class Frame:
     src: str
     dst: str
     vlans: tuple[int, ...] = ()  # VLAN ids, outermost first
-    eth_type: int = 0x0800
+    eth_type: int = 0x0800  # the ethertype behind the tags
+    arp_spa: str | None = None  # ARP's sender IPv4 address, when eth_type is ARP
+    arp_sha: str | None = None  # ARP's sender MAC; None: `src`, as senders normally write it
+    # The outermost tag's TPID. OVS matches an 802.1ad (0x88a8) tag as it matches an 802.1Q one,
+    # and no OpenFlow match tells them apart; only the controller reading a packet-in does.
+    # Tags inside it are 802.1Q, and a tag pushed or popped leaves an 802.1Q tag outermost.
+    tpid: int = 0x8100
 
     def fields(self, in_port: int) -> dict:
         """The value of every match field for this frame arriving on `in_port`."""
         return _fields.read_frame(self, in_port)
+
+    def packet(self) -> bytes:
+        """The frame's bytes, as a switch would put them in a packet-in (what app.frame_fields reads)."""
+        tags = b"".join((self.tpid if i == 0 else _fields.ETH_VLAN).to_bytes(2, "big") + vid.to_bytes(2, "big")
+                        for i, vid in enumerate(self.vlans))
+        head = bytes.fromhex(self.dst.replace(":", "") + self.src.replace(":", "")) + tags + self.eth_type.to_bytes(2, "big")
+        return (head + bytes(46))[: max(60, len(head))]
 
 
 def matches(flow: Flow, fields: dict) -> bool:

@@ -7,7 +7,8 @@ simulator and the real deployment number them on real switches.
 from __future__ import annotations
 
 from controller.core import Core
-from controller.flows import VID_NONE, VID_PRESENT, Flow, FlowMod
+from controller.flows import ETH_LLDP, Flow, FlowMod
+from controller.learning import frame_fields
 from controller.oftable import Fabric, FlowTables, Frame
 from controller.pipeline import static_flows
 from controller.state import PortPlan, SwitchView, resolve
@@ -36,7 +37,7 @@ class SimulatedLab:
         pipeline's static flows without a controller behave just so."""
         for name, bridge in self.topology.bridges.items():
             if not bridge.is_ovs:
-                self.fabric.tables[name] = FlowTables(static_flows(resolve(self.topology, self.view(name)), self.core.trees))
+                self.fabric.tables[name] = FlowTables(static_flows(resolve(self.topology, self.view(name)), self.core.trees, port_security=False))
 
     def view(self, bridge: str) -> SwitchView:
         return self.plan.view(bridge, {n for b, n in self.down if b == bridge})
@@ -56,12 +57,18 @@ class SimulatedLab:
 
     def send(self, nic_id: str, frame: Frame) -> set[str]:
         """Send from a NIC; answer packet-ins; return the NICs (ids) that received it."""
-        bridge, port = self.plan.nic_port(nic_id)
+        return self.inject(*self.plan.nic_port(nic_id), frame)
+
+    def inject(self, bridge: str, port: int, frame: Frame) -> set[str]:
+        """A frame arriving on any port (a link end too: what the far side sent); answer
+        packet-ins as the app does (from the frame's bytes; LLDP is not learned); return
+        the NICs (ids) that received it."""
         packet_ins: list = []
         out = self.fabric.send(bridge, port, frame, packet_ins=packet_ins)
         for pbridge, in_port, pframe in packet_ins:
-            vid = VID_PRESENT | pframe.vlans[0] if pframe.vlans else VID_NONE
-            self.apply({pbridge: self.core.packet_in(pbridge, in_port, vid, pframe.src, self.now)})
+            src, ethertype, vid = frame_fields(pframe.packet())
+            if ethertype != ETH_LLDP:
+                self.apply({pbridge: self.core.packet_in(pbridge, in_port, vid, src, self.now)})
         received = set()
         for obridge, oport, oframe in out:
             if oframe.vlans:

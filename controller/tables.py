@@ -7,14 +7,16 @@ its table when it is made (Flow.make): a match field the table does not
 declare, or a goto anywhere but one of its declared next tables (always later
 ones), raises ValueError where the flow is built, not on a switch.
 
-Adding a table (the source guard, say, between classify and learn) touches
-this declaration and the code that fills the table, nothing else:
+Adding a table (a port ACL, say, between guard and learn) touches this
+declaration and the code that fills the table, nothing else:
 
-1. declare it here: `GUARD = Table(1, "guard", {"in_port", "vlan_vid", "eth_src"}, next=("learn",))`,
+1. declare it here: `ACL = Table(2, "acl", {"in_port", "eth_type"}, next=("learn",))`,
    put it in PIPELINE in table order, renumber the tables after it, and
-   name it in the `next` of the tables that go to it (classify's);
-2. fill it: its flows come from `Flow.make(GUARD, ...)` in pipeline.py (static)
-   or learning.py (learned), and the flows that lead to it say `goto=GUARD`.
+   name it in the `next` of the tables that go to it (guard's);
+2. fill it: its flows come from `Flow.make(ACL, ...)` in pipeline.py (static)
+   or learning.py (learned), and the flows that lead to it say `goto=ACL`.
+
+The source guard was added just so, between classify and learn.
 
 Nothing else changes: the wire encoder, `ovs-ofctl` text, dump parsing, stats
 replies and the table simulator take table ids and match fields from the
@@ -73,11 +75,12 @@ class Table:
             raise ValueError(f"table {self.id} ({self.name}) cannot goto table {goto}: its next tables are {targets}")
 
 
-CLASSIFY = Table(0, "classify", {"in_port", "vlan_vid", "eth_type", "eth_src"}, next=("learn",))
-LEARN = Table(1, "learn", {"in_port", "vlan_vid", "eth_src"}, next=("forward",))
-FORWARD = Table(2, "forward", {"vlan_vid", "eth_dst"})
+CLASSIFY = Table(0, "classify", {"in_port", "vlan_vid", "eth_type", "eth_src", "eth_dst"}, next=("guard",))
+GUARD = Table(1, "guard", {"in_port", "eth_src", "eth_type", "arp_spa", "arp_sha"}, next=("learn",))
+LEARN = Table(2, "learn", {"in_port", "vlan_vid", "eth_src"}, next=("forward",))
+FORWARD = Table(3, "forward", {"vlan_vid", "eth_dst"})
 
-PIPELINE: tuple[Table, ...] = (CLASSIFY, LEARN, FORWARD)
+PIPELINE: tuple[Table, ...] = (CLASSIFY, GUARD, LEARN, FORWARD)
 
 BY_ID: dict[int, Table] = {t.id: t for t in PIPELINE}
 BY_NAME: dict[str, Table] = {t.name: t for t in PIPELINE}

@@ -81,7 +81,7 @@ def dumped_fabric(topology: Topology, plan: PortPlan, dumps: Mapping[str, list[F
         if bridge.is_ovs:
             fabric.tables[name] = FlowTables(dumps[name])
         else:
-            fabric.tables[name] = FlowTables(static_flows(resolve(topology, plan.view(name)), trees))
+            fabric.tables[name] = FlowTables(static_flows(resolve(topology, plan.view(name)), trees, port_security=False))  # a Linux bridge has no guard
     for link in topology.links:
         if link.id not in down_links:
             fabric.wire(*plan.link_ends(link))

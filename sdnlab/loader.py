@@ -319,7 +319,7 @@ class _Reader:
             if nic is None:
                 ok = False
                 continue
-            self.known_keys(nic, npath, ("bridge", "tag", "ip", "mac"))
+            self.known_keys(nic, npath, ("bridge", "tag", "ip", "mac", "port_security"))
             bridge = self.nic_bridge(nic, npath, node, bridges)
             tag = None
             if nic.get("tag") is not None:
@@ -328,13 +328,14 @@ class _Reader:
                     self.error(npath + ("tag",), f"bridge {bridge.name} is a Linux bridge that is not VLAN-aware, so it cannot carry tag {tag}; set vlan_aware: true on it or remove the tag")
             ip = self.ip(nic.get("ip"), npath + ("ip",)) if nic.get("ip") is not None else None
             mac = self.mac(nic.get("mac"), npath + ("mac",)) if nic.get("mac") is not None else ""
-            if bridge is None or mac is None or (nic.get("ip") is not None and ip is None):
+            port_security = self.boolean(nic["port_security"], npath + ("port_security",), "port_security") if "port_security" in nic else True
+            if bridge is None or mac is None or port_security is None or (nic.get("ip") is not None and ip is None):
                 ok = False
                 continue
             if nic.get("tag") is not None and tag is None:
                 ok = False
                 continue
-            out.append(Nic(endpoint=endpoint, index=i, bridge=bridge.name, mac=mac, tag=tag, ip=ip))
+            out.append(Nic(endpoint=endpoint, index=i, bridge=bridge.name, mac=mac, tag=tag, ip=ip, port_security=port_security))
         return tuple(out) if ok else None
 
     def nic_bridge(self, nic: dict, path: tuple, node: str | None, bridges: dict) -> Bridge | None:

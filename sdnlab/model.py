@@ -45,6 +45,7 @@ class Nic:
     mac: str
     tag: int | None = None
     ip: IPv4Interface | None = None
+    port_security: bool = True  # the port accepts only this NIC's MAC, and ARP only from its ip (v1.1)
 
     @property
     def segment(self) -> Segment:
@@ -90,7 +91,7 @@ class Link:
 class ControllerConfig:
     host: str = "127.0.0.1"
     port: int = 6653
-    mac_limit: int = 256  # learned MACs per port before new sources are ignored
+    mac_limit: int = 256  # learned MACs per (port, VLAN) before new sources are ignored
     mac_idle_timeout: int = 300  # seconds a learned MAC lives without traffic
     packet_in_rate: int = 1000  # packet-ins per second per switch, metered on the switch
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 from host.verify import parse_ping
 
 SNIFF = Path(__file__).with_name("sniff.py")
@@ -51,3 +53,14 @@ def sniffing(lab, host: str, seconds: float, marker: bytes = b"") -> Iterator[di
     finally:
         out, _ = proc.communicate(timeout=seconds + 10)
         seen.update(json.loads(out.strip().splitlines()[-1]))
+
+
+def relaxed(path: Path, endpoints: list[str], tmp: Path) -> Path:
+    """A copy of a topology file whose named endpoints' NICs have `port_security: false` (may send from other addresses)."""
+    doc = yaml.safe_load(path.read_text())
+    for name in endpoints:
+        for nic in doc["endpoints"][name]["nics"]:
+            nic["port_security"] = False
+    out = tmp / path.name
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out

@@ -18,15 +18,15 @@ def test_lldp_round_trip_and_foreign_frames():
 def test_link_check_confirms_declared_and_reports_undeclared_once():
     check = lldp.LinkCheck({"l12": ("br1", "br2"), "l23": ("br2", "br3")})
     link = Binding("link", "l12")
-    assert "confirmed" in check.observe(("br2", 3), link, ("br1", 4), link)
-    assert check.observe(("br2", 3), link, ("br1", 4), link) is None
+    assert "confirmed" in check.observe(("br2", 3), link, ("br1", 4), link, 0.0)
+    assert check.observe(("br2", 3), link, ("br1", 4), link, 0.0) is None
     assert check.missing() == ["l23"]
     # A cable plugged between a NIC port and a link port: seen, not declared.
-    message = check.observe(("br3", 1), Binding("nic", "h3.0"), ("br1", 4), link)
+    message = check.observe(("br3", 1), Binding("nic", "h3.0"), ("br1", 4), link, 0.0)
     assert "not declared" in message and "nic h3.0" in message
-    assert check.observe(("br3", 1), Binding("nic", "h3.0"), ("br1", 4), link) is None
+    assert check.observe(("br3", 1), Binding("nic", "h3.0"), ("br1", 4), link, 1.0) is None
     # A link binding joining the wrong bridges is not a confirmation either.
-    assert "not declared" in check.observe(("br3", 9), Binding("link", "l12"), ("br1", 8), link)
+    assert "not declared" in check.observe(("br3", 9), Binding("link", "l12"), ("br1", 8), link, 1.0)
 
 
 def test_token_bucket_limits_and_refills():

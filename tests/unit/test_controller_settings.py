@@ -84,21 +84,25 @@ def make_app(monkeypatch):
         app.close()
 
 
-def packet_in(bridge_dpid: int, in_port: int, src: str) -> SimpleNamespace:
-    """An EventOFPPacketIn as the app reads it: datapath id, in_port, and an untagged frame from `src`."""
-    data = bytes.fromhex("ffffffffffff" + src.replace(":", "") + "0800") + bytes(46)
+def packet_in(bridge_dpid: int, in_port: int, src: str, vlan: int | None = None) -> SimpleNamespace:
+    """An EventOFPPacketIn as the app reads it: datapath id, in_port, and a frame from `src`, tagged
+    with `vlan` (an access port's frames reach the learn table with their tag pushed)."""
+    tag = "" if vlan is None else f"8100{vlan:04x}"
+    data = bytes.fromhex("ffffffffffff" + src.replace(":", "") + tag + "0800") + bytes(46)
     msg = SimpleNamespace(datapath=SimpleNamespace(id=bridge_dpid), match={"in_port": in_port}, data=data)
     return SimpleNamespace(msg=msg)
 
 
 def handled(app, topology, count: int) -> int:
-    """Send `count` packet-ins with fresh sources on a1's port; how many reached the core's MAC table?"""
+    """Send `count` packet-ins with fresh sources on a1's port; how many reached the core's MAC table
+    (learned, or counted over the port's MAC limit)?"""
     bridge = topology.bridges["vmbr0"]
     _, port = PortPlan(topology).nic_port("a1.0")
-    before = len(app.core.macs["vmbr0"].entries)
+    table = app.core.macs["vmbr0"]
+    before = len(table.entries) + table.over_limit
     for i in range(count):
-        app._packet_in(packet_in(bridge.dpid, port, f"02:00:00:00:{i // 256:02x}:{i % 256:02x}"))
-    return len(app.core.macs["vmbr0"].entries) - before
+        app._packet_in(packet_in(bridge.dpid, port, f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", vlan=100))
+    return len(table.entries) + table.over_limit - before
 
 
 def test_the_apps_packet_in_meter_allows_the_files_packet_in_rate_per_switch(tmp_path, make_app):
@@ -122,7 +126,7 @@ def test_the_default_packet_in_rate_meters_at_1000(tmp_path, make_app):
     topology = load(TOPOLOGIES / "one-bridge.yaml")
     app = make_app(topology)
     app.core.connect(PortPlan(topology).view("vmbr0"), [], 0.0)
-    assert handled(app, topology, 1005) == 1000  # past the port's MAC limit sources are still entered, only silenced
+    assert handled(app, topology, 1005) == 1000  # past the port's MAC limit sources are counted, not entered
     assert app.limiter.dropped == 5
 
 

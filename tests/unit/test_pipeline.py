@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from controller.core import Core
-from controller.flows import COOKIE_LEARNED, FORWARD, LEARN, Flow, Output, PopVlan, PushVlan, SetVlan, ToController, parse_dump
+from controller.flows import COOKIE_LEARNED, FORWARD, GUARD, LEARN, Flow, Output, PopVlan, PushVlan, SetVlan, ToController, parse_dump
 from controller.oftable import Fabric, FlowTables, Frame
 from controller.pipeline import diff
 from controller.simlab import SimulatedLab
@@ -57,13 +58,16 @@ def test_forged_and_double_tagged_frames_reach_nobody_else(name):
             assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(vid, vid))) == set()
             if nic.tag is not None:
                 assert lab.send(nic.id, Frame(nic.mac, BROADCAST, vlans=(nic.tag, vid))) == set()
-        # A forged source (another endpoint's MAC) changes nothing about where frames may go:
-        # a broadcast still reaches exactly the sender's class (not a subset: a drop is no pass),
-        # unicast at most that class (the forged MAC now lives on this port, so a frame to it stays here).
+        # A forged source (another endpoint's MAC) changes nothing about where frames may go: from an
+        # OVS port the source guard drops it; a Linux bridge guards nothing, so there a broadcast still
+        # reaches exactly the sender's class (not a subset: a drop is no pass), and unicast at most that class
+        # (the forged MAC now lives on this port, so a frame to it stays here).
+        guarded = topology.bridges[nic.bridge].is_ovs
         for forged in others[:5]:
-            assert lab.send(nic.id, Frame(forged, BROADCAST)) == allowed, (nic.id, forged)
+            spoofed = forged != nic.mac and guarded
+            assert lab.send(nic.id, Frame(forged, BROADCAST)) == (set() if spoofed else allowed), (nic.id, forged)
             for dst in others:
-                assert lab.send(nic.id, Frame(forged, dst)) <= allowed
+                assert lab.send(nic.id, Frame(forged, dst)) <= (set() if spoofed else allowed)
 
 
 def test_known_unicast_goes_only_to_its_port_and_learning_is_per_vlan():
@@ -84,8 +88,8 @@ def test_same_mac_in_two_vlans_is_two_entries():
 vlans: {10: {}, 20: {}}
 bridges: {br: {type: ovs}}
 endpoints:
-  a: {type: host, nics: [{bridge: br, tag: 10, mac: '02:00:00:00:00:01'}]}
-  b: {type: host, nics: [{bridge: br, tag: 20, mac: '02:00:00:00:00:02'}]}
+  a: {type: host, nics: [{bridge: br, tag: 10, mac: '02:00:00:00:00:01', port_security: false}]}
+  b: {type: host, nics: [{bridge: br, tag: 20, mac: '02:00:00:00:00:02', port_security: false}]}
   c: {type: host, nics: [{bridge: br, tag: 10}]}
   d: {type: host, nics: [{bridge: br, tag: 20}]}
 """)
@@ -99,7 +103,8 @@ endpoints:
 
 
 def test_host_move_relearns():
-    topology = load(TOPOLOGIES / "one-bridge.yaml")
+    # a2 is a nested bridge (port_security: false), so a1's MAC may show up behind it.
+    topology = loads((TOPOLOGIES / "one-bridge.yaml").read_text().replace("tag: 100, ip: 10.1.0.2/24", "tag: 100, ip: 10.1.0.2/24, port_security: false"))
     lab = SimulatedLab(topology)
     a1, a2 = mac(topology, "a1.0"), mac(topology, "a2.0")
     lab.send("a1.0", Frame(a1, BROADCAST))
@@ -110,14 +115,15 @@ def test_host_move_relearns():
 
 def test_mac_limit_stops_learning_but_not_forwarding():
     text = (TOPOLOGIES / "one-bridge.yaml").read_text() + "controller: {mac_limit: 2}\n"
-    topology = loads(text)
+    topology = loads(text.replace("tag: 100, ip: 10.1.0.1/24", "tag: 100, ip: 10.1.0.1/24, port_security: false"))
     lab = SimulatedLab(topology)
     for i in range(5):
         assert lab.send("a1.0", Frame(f"02:00:00:00:01:0{i}", BROADCAST)) == {"a2.0"}
     table = lab.core.macs["vmbr0"]
     assert table.count(lab.plan.nic_port("a1.0")[1]) == 2 and table.over_limit == 3
-    # Over-limit sources are silenced in table 1 (no more packet-ins) but get no table-2 flow.
+    # Over-limit sources get no flow and no entry: frames to them are flooded.
     assert lab.send("a2.0", Frame(mac(topology, "a2.0"), "02:00:00:00:01:04")) == {"a1.0"}
+    assert len(table.entries) == 3  # the two of a1's port, and a2
 
 
 def test_multicast_source_is_never_learned():
@@ -192,10 +198,10 @@ def test_restart_repairs_only_what_differs():
     topology = load(TOPOLOGIES / "two-nodes.yaml")
     lab = SimulatedLab(topology)
     flows = lab.flows("vmbr0")
-    damaged = [f for f in flows if not (f.table == 2 and f.priority == 10)]
+    damaged = [f for f in flows if not (f.table == FORWARD and f.priority == 10)]
     mods = Core(topology).connect(lab.view("vmbr0"), damaged, 0.0)["vmbr0"]
     assert [m.command for m in mods] == ["add"] * len(mods)
-    assert {m.flow for m in mods} == {f for f in flows if f.table == 2 and f.priority == 10}
+    assert {m.flow for m in mods} == {f for f in flows if f.table == FORWARD and f.priority == 10}
 
 
 def test_diff_deletes_before_adds():
@@ -242,34 +248,51 @@ def test_generated_flows_are_well_formed():
                     assert shared and any(fx[k] != fy[k] for k in shared), (bridge, x, y)
 
 
-# Captured from `ovs-ofctl -O OpenFlow13 dump-flows` on Open vSwitch 3.1 (userspace datapath).
+# Captured from `ovs-ofctl -O OpenFlow13 dump-flows` on Open vSwitch 3.1 (userspace datapath) with the
+# three-table pipeline, its learn and forward tables renumbered (2 and 3) for the guard table; the guard's
+# lines, and the classify drops added with it, are written in the same format (`arp` is how dump-flows
+# writes dl_type=0x0806).
 REAL_DUMP = """OFPST_FLOW reply (OF1.3) (xid=0x2):
  cookie=0x5d1a000000000001, duration=0.010s, table=0, n_packets=0, n_bytes=0, priority=200,dl_type=0x88cc actions=CONTROLLER:128
+ cookie=0x5d1a000000000001, duration=0.010s, table=0, n_packets=0, n_bytes=0, priority=220,dl_type=0x88a8 actions=drop
+ cookie=0x5d1a000000000001, duration=0.010s, table=0, n_packets=0, n_bytes=0, priority=210,dl_dst=01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 actions=drop
  cookie=0x5d1a000000000001, duration=0.011s, table=0, n_packets=0, n_bytes=0, priority=100,in_port=1,vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,set_field:4106->vlan_vid,goto_table:1
  cookie=0x5d1a000000000001, duration=0.011s, table=0, n_packets=0, n_bytes=0, priority=100,in_port=3,dl_vlan=10 actions=goto_table:1
- cookie=0x5d1a000000000002, duration=0.010s, table=1, n_packets=0, n_bytes=0, idle_timeout=300, priority=100,in_port=1,dl_vlan=10,dl_src=02:00:00:00:00:01 actions=goto_table:2
- cookie=0x5d1a000000000001, duration=0.010s, table=1, n_packets=0, n_bytes=0, priority=0 actions=CONTROLLER:128,goto_table:2
- cookie=0x5d1a000000000002, duration=0.010s, table=2, n_packets=0, n_bytes=0, idle_timeout=300, priority=100,dl_vlan=10,dl_dst=02:00:00:00:00:01 actions=pop_vlan,output:1
- cookie=0x5d1a000000000001, duration=0.010s, table=2, n_packets=0, n_bytes=0, priority=10,dl_vlan=10 actions=output:3,pop_vlan,output:1,output:2
- cookie=0x5d1a000000000001, duration=0.010s, table=2, n_packets=0, n_bytes=0, priority=10,vlan_tci=0x0000/0x1fff actions=output:3
+ cookie=0x5d1a000000000001, duration=0.010s, table=1, n_packets=0, n_bytes=0, priority=120,arp,in_port=1,dl_src=02:00:00:00:00:01,arp_spa=10.0.10.11,arp_sha=02:00:00:00:00:01 actions=goto_table:2
+ cookie=0x5d1a000000000001, duration=0.010s, table=1, n_packets=0, n_bytes=0, priority=110,arp,in_port=1 actions=drop
+ cookie=0x5d1a000000000001, duration=0.010s, table=1, n_packets=0, n_bytes=0, priority=100,in_port=1,dl_src=02:00:00:00:00:01 actions=goto_table:2
+ cookie=0x5d1a000000000001, duration=0.010s, table=1, n_packets=0, n_bytes=0, priority=100,in_port=3 actions=goto_table:2
+ cookie=0x5d1a000000000001, duration=0.010s, table=1, n_packets=0, n_bytes=0, priority=0 actions=drop
+ cookie=0x5d1a000000000002, duration=0.010s, table=2, n_packets=0, n_bytes=0, idle_timeout=300, priority=100,in_port=1,dl_vlan=10,dl_src=02:00:00:00:00:01 actions=goto_table:3
+ cookie=0x5d1a000000000001, duration=0.010s, table=2, n_packets=0, n_bytes=0, priority=0 actions=CONTROLLER:128,goto_table:3
+ cookie=0x5d1a000000000002, duration=0.010s, table=3, n_packets=0, n_bytes=0, idle_timeout=300, priority=100,dl_vlan=10,dl_dst=02:00:00:00:00:01 actions=pop_vlan,output:1
+ cookie=0x5d1a000000000001, duration=0.010s, table=3, n_packets=0, n_bytes=0, priority=10,dl_vlan=10 actions=output:3,pop_vlan,output:1,output:2
+ cookie=0x5d1a000000000001, duration=0.010s, table=3, n_packets=0, n_bytes=0, priority=10,vlan_tci=0x0000/0x1fff actions=output:3
  cookie=0x5d1a000000000001, duration=0.010s, table=0, n_packets=0, n_bytes=0, priority=0 actions=drop
 """
 
 
 def test_parse_a_real_dump():
     flows = {(f.table, f.priority, f.match): f for f in parse_dump(REAL_DUMP)}
-    assert len(flows) == 9
+    assert len(flows) == 16
     push = flows[(0, 100, (("in_port", 1), ("vlan_vid", 0)))]
-    assert push.actions == (PushVlan(), SetVlan(4106)) and push.goto == 1
-    learned = flows[(1, 100, (("eth_src", "02:00:00:00:00:01"), ("in_port", 1), ("vlan_vid", 4106)))]
+    assert push.actions == (PushVlan(), SetVlan(4106)) and push.goto == GUARD
+    arp = flows[(1, 120, (("arp_sha", "02:00:00:00:00:01"), ("arp_spa", "10.0.10.11"), ("eth_src", "02:00:00:00:00:01"),
+                          ("eth_type", 0x0806), ("in_port", 1)))]
+    assert arp.goto == LEARN and flows[(1, 110, (("eth_type", 0x0806), ("in_port", 1)))].actions == ()
+    assert flows[(0, 210, (("eth_dst", ("01:80:c2:00:00:00", "ff:ff:ff:ff:ff:f0")),))].actions == ()
+    learned = flows[(2, 100, (("eth_src", "02:00:00:00:00:01"), ("in_port", 1), ("vlan_vid", 4106)))]
     assert learned.cookie == COOKIE_LEARNED and learned.idle_timeout == 300
-    flood = flows[(2, 10, (("vlan_vid", 4106),))]
+    flood = flows[(3, 10, (("vlan_vid", 4106),))]
     assert flood.actions == (Output(3), PopVlan(), Output(1), Output(2))
     assert flows[(0, 0, ())].actions == () and flows[(0, 200, (("eth_type", 0x88CC),))].actions == (ToController(),)
     # The dumped tables forward like the flows they came from.
     tables = FlowTables(list(flows.values()))
     out = tables.process(3, Frame("02:00:00:00:00:09", "02:00:00:00:00:01", vlans=(10,)))
     assert [(p, f.vlans) for p, f in out.outputs] == [(1, ())]
+    own = Frame("02:00:00:00:00:01", BROADCAST, eth_type=0x0806, arp_spa="10.0.10.11")
+    assert tables.process(1, own).outputs  # the NIC's own ARP: flooded
+    assert not tables.process(1, replace(own, arp_spa="10.0.10.12")).outputs  # claiming another address: dropped
 
 
 def test_to_ofctl_is_what_ovs_ofctl_reads():

@@ -8,7 +8,21 @@ import pytest
 
 from controller.actions import ACTIONS, Unknown, parse_ofctl
 from controller.fields import FIELDS
-from controller.flows import CLASSIFY, FORWARD, LEARN, PIPELINE, Flow, Output, PopVlan, PushVlan, SetVlan, Table, ToController, parse_dump
+from controller.flows import (
+    CLASSIFY,
+    FORWARD,
+    GUARD,
+    LEARN,
+    PIPELINE,
+    Flow,
+    Output,
+    PopVlan,
+    PushVlan,
+    SetVlan,
+    Table,
+    ToController,
+    parse_dump,
+)
 from controller.oftable import Frame
 from controller.simlab import SimulatedLab
 from controller.tables import BY_NAME, consistency_errors
@@ -19,7 +33,7 @@ from tests.unit.field_samples import field_flows
 
 def test_the_declarations_are_consistent():
     assert consistency_errors(PIPELINE) == []
-    assert PIPELINE == (CLASSIFY, LEARN, FORWARD)
+    assert PIPELINE == (CLASSIFY, GUARD, LEARN, FORWARD)
     for table in PIPELINE:
         assert table.match <= set(FIELDS)
         for name in table.next:
@@ -37,15 +51,15 @@ def test_consistency_errors_catches_bad_declarations():
 
 
 def test_a_table_stands_for_its_id():
-    assert LEARN == 1 and 1 == LEARN and LEARN != 2 and hash(LEARN) == hash(1) and int(FORWARD) == 2
-    flow = Flow.make(CLASSIFY, 100, {"in_port": 1}, (), LEARN)
+    assert LEARN == 2 and 2 == LEARN and LEARN != 3 and hash(LEARN) == hash(2) and int(FORWARD) == 3
+    flow = Flow.make(CLASSIFY, 100, {"in_port": 1}, (), GUARD)
     assert flow == Flow.make(0, 100, {"in_port": 1}, (), 1)
     assert type(flow.table) is int and type(flow.goto) is int  # flows hold plain ids, as switches report them
 
 
 @pytest.mark.parametrize(
     "table, match",
-    [(CLASSIFY, {"eth_dst": "02:00:00:00:00:01"}), (LEARN, {"eth_type": 0x0800}), (FORWARD, {"in_port": 1}), (FORWARD, {"nw_src": "10.0.0.1"})],
+    [(CLASSIFY, {"arp_spa": "10.0.0.1"}), (GUARD, {"vlan_vid": 0}), (LEARN, {"eth_type": 0x0800}), (FORWARD, {"in_port": 1}), (FORWARD, {"nw_src": "10.0.0.1"})],
 )
 def test_a_match_field_the_table_does_not_declare_raises_when_made(table, match):
     field = next(iter(match))
@@ -75,7 +89,7 @@ def test_an_undeclared_table_or_a_bare_tuple_action_raises_when_made():
 def test_unchecked_flows_are_what_a_switch_may_report():
     # app.py reads a switch's flows unchecked (an older pipeline's may linger there, for the diff to delete).
     flow = Flow.make(FORWARD, 10, {"in_port": 1}, (Unknown("OFPActionSetQueue"),), 1, check=False)
-    assert flow.table == 2 and flow.goto == 1 and flow.fields == {"in_port": 1}
+    assert flow.table == 3 and flow.goto == 1 and flow.fields == {"in_port": 1}
 
 
 def dump_line(flow: Flow) -> str:
