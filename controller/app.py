@@ -68,6 +68,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.bindings: Snapshot = {}
         self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
+        self.refused_sessions = 0
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
         self.warned: set[str] = set()
@@ -116,13 +117,27 @@ class SdnlabApp(app_manager.OSKenApp):
         if bridge is None:
             LOG.warning("switch with dpid %#x is not a bridge of %s; ignoring it", dp.id, self.topology.name)
             return
-        LOG.info("switch %s (dpid %#x) connected", bridge, dp.id)
         with self.lock:
+            live = self.datapaths.get(bridge)
+            if live is not None and live is not dp and live.is_active:
+                # One session per bridge: a second one claiming a connected dpid is an impostor
+                # or a stale copy; it never replaces the live session (the real switch would be orphaned).
+                LOG.warning("%s: refused a second OpenFlow session for dpid %#x from %s; the connected one (%s) stays",
+                            bridge, dp.id, _peer(dp), _peer(live))
+                self.refused_sessions += 1
+                dp.close()
+                return
+            LOG.info("switch %s (dpid %#x) connected from %s", bridge, dp.id, _peer(dp))
             self.datapaths[bridge] = dp
             self.connecting[bridge] = {"ports": [], "flows": [], "done": set()}
         parser, ofp = dp.ofproto_parser, dp.ofproto
         dp.send_msg(parser.OFPPortDescStatsRequest(dp, 0))
         dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, COOKIE_BASE, COOKIE_MASK))
+
+    def _session(self, dp) -> str | None:
+        """The bridge `dp` is the current session of, or None: a message on any other session is not acted on."""
+        bridge = self.core.bridge_of(dp.id) if dp.id is not None else None
+        return bridge if bridge is not None and self.datapaths.get(bridge) is dp else None
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
     def _port_desc(self, ev) -> None:
@@ -136,8 +151,8 @@ class SdnlabApp(app_manager.OSKenApp):
     def _collect(self, ev, part: str, items: list) -> None:
         """One multipart reply while a switch connects; when ports and flows are both complete, connect it."""
         dp = ev.msg.datapath
-        bridge = self.core.bridge_of(dp.id)
         with self.lock:
+            bridge = self._session(dp)
             state = self.connecting.get(bridge)
             if state is None:
                 return
@@ -176,8 +191,8 @@ class SdnlabApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev) -> None:
         msg, dp = ev.msg, ev.msg.datapath
-        bridge = self.core.bridge_of(dp.id)
         with self.lock:
+            bridge = self._session(dp)
             if bridge not in self.ports:
                 return
             p, ofp = msg.desc, dp.ofproto
@@ -244,7 +259,8 @@ class SdnlabApp(app_manager.OSKenApp):
     def _packet_in(self, ev) -> None:
         msg = ev.msg
         dp = msg.datapath
-        bridge = self.core.bridge_of(dp.id)
+        with self.lock:
+            bridge = self._session(dp)
         if bridge is None:
             return
         in_port = msg.match["in_port"]
@@ -273,7 +289,10 @@ class SdnlabApp(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     def _flow_removed(self, ev) -> None:
         msg = ev.msg
-        bridge = self.core.bridge_of(msg.datapath.id)
+        with self.lock:
+            bridge = self._session(msg.datapath)
+        if bridge is None:
+            return
         # Unchecked, as in from_stats: a removal notice for a flow of no declared table must not stop the handler.
         flow = Flow.make(msg.table_id, msg.priority, match_from_os_ken(msg.match.items()), cookie=msg.cookie, check=False)
         with self.lock:
@@ -293,7 +312,7 @@ class SdnlabApp(app_manager.OSKenApp):
                 rounds += 1
                 # After three rounds every live link has had three chances to show itself.
                 if rounds >= 3:
-                    live = {i for t in self.core.trees.values() for i in t} | {
+                    live = {i for t in (self.core.trees or {}).values() for i in t} | {
                         link.index for r in self.core.resolved.values() for link in r.links.values()}
                     for link_id in self.links.missing():
                         link = next(x for x in self.topology.links if x.id == link_id)
@@ -343,6 +362,11 @@ class SdnlabApp(app_manager.OSKenApp):
             message = self.links.observe((bridge, in_port), here and here.binding, (peer, seen[1]), there and there.binding, now)
         if message:
             (LOG.info if "confirmed" in message else LOG.warning)(message)
+
+
+def _peer(dp) -> str:
+    address = getattr(dp, "address", None)
+    return f"{address[0]}:{address[1]}" if address else "?"
 
 
 def _port_name(port) -> str:

@@ -9,12 +9,15 @@ close the apps, and end the process (the listening thread cannot be stopped).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 from sdnlab.model import Topology
 
@@ -25,8 +28,37 @@ class ControllerError(Exception):
     """The controller cannot start; the message says why."""
 
 
+# The files of a TLS directory (`sdnlab controller --tls-dir DIR`), as host/pki.py writes them for a lab.
+TLS_KEY, TLS_CERT, TLS_CA = "controller.key", "controller.crt", "switch-ca.crt"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """The controller's key and certificate, and the CA whose certificates switches must present."""
+
+    key: Path
+    cert: Path
+    ca: Path
+
+    @staticmethod
+    def from_dir(directory: str | Path) -> Tls:
+        tls = Tls(*(Path(directory) / name for name in (TLS_KEY, TLS_CERT, TLS_CA)))
+        missing = [p.name for p in (tls.key, tls.cert, tls.ca) if not p.is_file()]
+        if missing:
+            raise ControllerError(f"TLS directory {directory} lacks {', '.join(missing)} (it needs {TLS_KEY}, {TLS_CERT} and {TLS_CA})")
+        return tls
+
+
+def check_listen(host: str, tls: Tls | None, insecure: bool) -> None:
+    """Plain TCP only on loopback, unless forced: beyond it, anyone who reaches the port can act as a switch."""
+    if tls is None and not ipaddress.ip_address(host).is_loopback and not insecure:
+        raise ControllerError(f"refusing to listen on {host} without TLS: anyone who reaches it could act as a switch; "
+                              "give --tls-dir DIR, or --insecure to force plain TCP")
+
+
 def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
@@ -34,9 +66,19 @@ def check_port_free(host: str, port: int) -> None:
             raise ControllerError(f"cannot listen on {host}:{port}: {exc.strerror} (is another controller running?)") from None
 
 
-def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False) -> int:
-    """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file."""
+def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False,
+        tls_dir: str | Path | None = None, insecure: bool = False) -> int:
+    """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file.
+
+    With `tls_dir`, only switches with a certificate from its CA are served
+    (mutual TLS); without it, plain TCP, said loudly, and only on loopback
+    unless `insecure`."""
     from controller.app import SdnlabApp
+
+    host = host or topology.controller.host
+    port = port or topology.controller.port
+    tls = Tls.from_dir(tls_dir) if tls_dir else None
+    check_listen(host, tls, insecure)
 
     SdnlabApp.topology = topology
 
@@ -53,13 +95,16 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
         if app is not None:
             app.reload(changed)
 
-    return serve(["controller.app"], host or topology.controller.host, port or topology.controller.port, verbose,
-                 f"controller for {topology.name}", on_hangup=reload)
+    return serve(["controller.app"], host, port, verbose, f"controller for {topology.name}", on_hangup=reload, tls=tls,
+                 warn_plain=True)
 
 
-def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken", on_hangup=None) -> int:
+def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken", on_hangup=None,
+          tls: Tls | None = None, warn_plain: bool = False) -> int:
     """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM.
-    SIGHUP calls `on_hangup(app_manager)` from the main thread."""
+    SIGHUP calls `on_hangup(app_manager)` from the main thread. With `tls`,
+    OpenFlow over TLS with client certificates required (os-ken's own SSL
+    listener); `warn_plain` says loudly when there is none."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("os_ken", "ovsdb", "ovs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -71,6 +116,14 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     cfg.CONF(args=[], project="os_ken")
     cfg.CONF.set_override("ofp_listen_host", host)
     cfg.CONF.set_override("ofp_tcp_listen_port", port)
+    if tls is not None:  # os-ken serves only SSL when a key and certificate are set, and requires client certs with ca_certs
+        cfg.CONF.set_override("ofp_ssl_listen_port", port)
+        cfg.CONF.set_override("ctl_privkey", str(tls.key))
+        cfg.CONF.set_override("ctl_cert", str(tls.cert))
+        cfg.CONF.set_override("ca_certs", str(tls.ca))
+    elif warn_plain:
+        LOG.warning("NO TLS: OpenFlow on %s:%d is plain TCP, and any local process can connect claiming to be a switch; "
+                    "run with --tls-dir (sdnlab sim and sdnlab up do)", host, port)
 
     stop = threading.Event()
     hangup = threading.Event()
@@ -81,7 +134,7 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     manager = app_manager.AppManager.get_instance()
     manager.load_apps(apps)
     manager.instantiate_apps(**manager.create_contexts())
-    LOG.info("%s listening on %s:%d (OpenFlow 1.3)", what, host, port)
+    LOG.info("%s listening on %s:%d (OpenFlow 1.3%s)", what, host, port, " over TLS, switch certificates required" if tls else "")
     while not stop.wait(0.05):
         if hangup.is_set():
             hangup.clear()

@@ -32,7 +32,7 @@ from deploy.endpoint import EndpointDriver
 from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
 from host import netlink, preflight
-from host.control import ControllerProcess, running_controller, stop_controller
+from host.control import ControllerProcess, release_channel, running_controller, secure_channel, stop_controller
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.signals import interrupts_raise
@@ -153,7 +153,13 @@ def check_host(topology: Topology, state: State) -> None:
                 raise DeployError(f"an interface called {name} already exists; it is left alone")
 
 
-def up(topology: Topology, path: Path) -> int:
+def channel_id(lab: str) -> str:
+    """The lab's name in the host's PKI bundle (simulations have theirs)."""
+    return f"{BUILDER}-{lab}"
+
+
+def up(topology: Topology, path: Path, tls: bool = True) -> int:
+    """Build the lab; its OpenFlow channel is TLS with both ends authenticated unless `tls` is False."""
     state = State.load(topology.name)
     check_host(topology, state)
     state.topology = str(Path(path).resolve())
@@ -161,7 +167,7 @@ def up(topology: Topology, path: Path) -> int:
 
     try:
         with interrupts_raise():  # SIGTERM rolls back like Ctrl-C
-            _build(Lab(topology, state))
+            _build(Lab(topology, state), tls)
     except BaseException as exc:
         say(f"sdnlab up failed: {exc}" if not isinstance(exc, KeyboardInterrupt) else "sdnlab up interrupted")
         say("rolling back what it created ...")
@@ -175,16 +181,22 @@ def up(topology: Topology, path: Path) -> int:
     return 0
 
 
-def _build(lab: Lab) -> None:
+def _build(lab: Lab, tls: bool) -> None:
     topology, state, names = lab.topology, lab.state, lab.names
     plan = PortPlan(topology)
     datapath = preflight.datapath()
     if not datapath.kernel:
         say("no openvswitch kernel module: OVS bridges use the userspace datapath")
-    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log")
+    with ovsdb() as api:
+        channel = None
+        if tls:
+            state.add(kind="tls", name=channel_id(topology.name))  # before: down takes back a half-made trust too
+            channel = secure_channel(api, channel_id(topology.name), state.directory / "tls")
+    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", tls=channel)
     state.add(kind="process", pid=controller.spawn(), what="controller", port=controller.port, log=str(controller.log))
     controller.wait()
-    say(f"controller listening on 127.0.0.1:{controller.port} (log: {controller.log})")
+    say(f"controller listening on 127.0.0.1:{controller.port} ({'TLS, switch and controller certificates checked' if tls else 'plain TCP: NO TLS'}; "
+        f"log: {controller.log})")
 
     with ovsdb() as api:
         for name, bridge in sorted(topology.bridges.items()):
@@ -320,6 +332,8 @@ def down(lab: str, quiet: bool = False) -> int:
                     netlink.delete(name)
                 elif kind == "ovs-bridge":
                     del_bridge(api, name)
+                elif kind == "tls":
+                    release_channel(api, name)
                 removed += 1
             except Exception as exc:  # keep going: remove all that can be removed
                 say(f"could not remove {kind} {name}: {exc}")

@@ -1,7 +1,11 @@
-"""The controller as a process of its own, for a lab: a port, spawn, await, stop.
+"""The controller as a process of its own, for a lab: its channel, a port,
+spawn, await, stop.
 
 The simulator and the real deployment both run `sdnlab controller FILE` next
-to the lab they build; the OVS bridges connect to it over TCP on loopback.
+to the lab they build; the OVS bridges connect to it on loopback, over TLS
+with both ends authenticated (host/pki.py) unless a lab is built with
+`tls=False`. Waiting for it to listen completes a TLS handshake as a switch
+would, so a process that took the port first is never taken for it.
 """
 
 from __future__ import annotations
@@ -9,12 +13,63 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from host import pki
+from host.ovsdb import ForeignSsl, clear_ssl, set_ssl
 from host.preflight import HostError
+
+
+@dataclass(frozen=True)
+class ChannelTls:
+    """A lab's controller files and the host's switch files: both ends of its OpenFlow channel."""
+
+    lab: pki.LabTls
+    host: pki.HostTls
+
+    @property
+    def directory(self) -> Path:
+        """What `sdnlab controller --tls-dir` gets."""
+        return self.lab.controller_key.parent
+
+    def switch_context(self) -> ssl.SSLContext:
+        """TLS as this host's switches speak it to this lab's controller."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False  # OVS does not check names either: the lab CA is what is trusted
+        ctx.load_verify_locations(str(self.lab.ca_cert))
+        ctx.load_cert_chain(str(self.host.switch_cert), str(self.host.switch_key))
+        return ctx
+
+
+def secure_channel(api, lab_id: str, directory: Path) -> ChannelTls:
+    """Make the lab's keys in `directory`, trust its controller from this host's switches, and point OVS at the
+    switch key (OVS has one SSL configuration: one that is not sdnlab's is never replaced)."""
+    host = pki.host_tls()
+    lab = pki.make_lab_tls(directory, lab_id)
+    try:
+        if set_ssl(api, str(host.switch_key), str(host.switch_cert), str(host.bundle)):
+            # ovs-vswitchd keeps a key it once loaded until the key file looks newer than it (seen with
+            # Open vSwitch 3.1): touch the certificate, then the key, so it loads ours.
+            for path in (host.switch_cert, host.switch_key):
+                os.utime(path)
+    except ForeignSsl as exc:
+        raise HostError(f"{exc}; build the lab without TLS (--no-tls) or remove that configuration (ovs-vsctl del-ssl)") from None
+    pki.add_lab_ca(lab)
+    return ChannelTls(lab, host)
+
+
+def release_channel(api, lab_id: str) -> None:
+    """Stop trusting the lab's controller; the last lab to go takes sdnlab's SSL configuration with it."""
+    if not pki.DEFAULT_ROOT.exists():
+        return
+    pki.remove_lab_ca(lab_id)
+    if not pki.trusted_labs():
+        clear_ssl(api)
 
 
 def free_port() -> int:
@@ -24,8 +79,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20) -> str | None:
-    """Wait until the controller process `proc` accepts connections on 127.0.0.1:port.
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20, tls: ssl.SSLContext | None = None) -> str | None:
+    """Wait until the controller process `proc` accepts connections on 127.0.0.1:port
+    (with `tls`, until a handshake as a switch proves the listener holds the lab's controller key).
 
     None once it does; otherwise why not, for the caller's own error message.
     """
@@ -34,8 +90,15 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20) -> st
         if proc.poll() is not None:
             return f"the controller exited at start (status {proc.returncode})"
         with socket.socket() as s:
+            s.settimeout(2)
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                return None
+                if tls is None:
+                    return None
+                try:
+                    with tls.wrap_socket(s):
+                        return None
+                except (ssl.SSLError, OSError):
+                    pass  # not ours, or not ready: keep waiting while our process lives
         time.sleep(0.05)
     return f"the controller did not listen on port {port} within {timeout:.0f} s"
 
@@ -43,11 +106,13 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20) -> st
 class ControllerProcess:
     """`sdnlab controller FILE --port PORT` in its own session, its output in `log`."""
 
-    def __init__(self, topology_file: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None):
+    def __init__(self, topology_file: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 tls: ChannelTls | None = None):
         self.file = Path(topology_file)
         self.log = Path(log)
         self.port = port or free_port()
         self.env = env or {}
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -57,7 +122,7 @@ class ControllerProcess:
     @property
     def target(self) -> str:
         """What an OVS bridge is pointed at."""
-        return f"tcp:127.0.0.1:{self.port}"
+        return f"{'ssl' if self.tls else 'tcp'}:127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20) -> None:
         """Start it and wait until it listens; HostError (naming the log) if it does not."""
@@ -68,15 +133,16 @@ class ControllerProcess:
         """Start the process (in its own session, so a terminal's Ctrl-C goes to our caller alone); its pid."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as out:
+            tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port)],
+                [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port), *tls],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
             )
         return self.proc.pid
 
     def wait(self, timeout: float = 20) -> None:
         """Until it listens; HostError (naming the log) if it exits or does not listen in time."""
-        why = wait_listening(self.port, self.proc, timeout)
+        why = wait_listening(self.port, self.proc, timeout, self.tls.switch_context() if self.tls else None)
         if why:
             raise HostError(f"{why}; its log: {self.log}")
 

@@ -72,19 +72,20 @@ def bridge_owner(api, name: str) -> str | None:
 
 
 def add_bridge(api, bridge: LabBridge, ports: list[LabPort] = ()) -> None:
-    """The bridge (secure fail mode, OpenFlow 1.3, in-band control off, marked) and its ports, in one transaction."""
+    """The bridge (secure fail mode, OpenFlow 1.3, in-band control off, marked), its controller with OVS's own
+    packet-in meter (so a storm cannot reach the controller at all), and its ports, in one transaction: the
+    controller never sees the bridge half set up."""
+    rate = bridge.packet_in_rate
     with api.transaction(check_error=True) as txn:
         txn.add(api.add_br(bridge.name, may_exist=False, datapath_type="netdev" if bridge.netdev else "system"))
+        controller = txn.add(api.db_create("Controller", target=bridge.controller, controller_rate_limit=rate,
+                                           controller_burst_limit=max(25, rate // 4)))
         txn.add(api.db_set("Bridge", bridge.name, ("fail_mode", "secure"), ("protocols", ["OpenFlow13"]),
                            ("other_config", {"datapath-id": f"{bridge.dpid:016x}", "disable-in-band": "true"}),
-                           ("external_ids", {LAB_KEY: bridge.lab, BRIDGE_KEY: bridge.label, BUILDER_KEY: bridge.builder})))
-        txn.add(api.set_controller(bridge.name, [bridge.controller]))
+                           ("external_ids", {LAB_KEY: bridge.lab, BRIDGE_KEY: bridge.label, BUILDER_KEY: bridge.builder}),
+                           ("controller", controller)))
         for port in ports:
             _add_port(api, txn, bridge.name, port)
-    # OVS meters packet-ins too, so that a storm cannot reach the controller at all.
-    rate = bridge.packet_in_rate
-    for row in api.db_find("Controller", ("target", "=", bridge.controller), columns=["_uuid"]).execute(check_error=True):
-        api.db_set("Controller", row["_uuid"], ("controller_rate_limit", rate), ("controller_burst_limit", max(25, rate // 4))).execute(check_error=True)
 
 
 def add_port(api, bridge: str, port: LabPort) -> None:
@@ -114,7 +115,45 @@ def lab_bridges(api, lab: str | None, builder: str) -> list[str]:
     return sorted(found)
 
 
-def controllers(api, bridge: str) -> list[dict]:
-    """The bridge's Controller rows (target, rate limits, connection state)."""
-    uuids = api.db_get("Bridge", bridge, "controller").execute(check_error=True)
-    return [api.db_list("Controller", [u]).execute(check_error=True)[0] for u in uuids]
+# OVS has one SSL configuration for all its bridges: the switch's key and
+# certificate, and the CA file it trusts for controllers. sdnlab marks the one
+# it makes, and never replaces or removes one it did not make.
+SSL_KEY = "sdnlab-ssl"
+
+
+class ForeignSsl(Exception):
+    """Open vSwitch already has an SSL configuration that is not sdnlab's."""
+
+
+def ssl_config(api) -> dict | None:
+    """The SSL row in use (None when there is none)."""
+    ref = api.db_get("Open_vSwitch", ".", "ssl").execute(check_error=True)
+    if not ref:
+        return None
+    uuid = ref[0] if isinstance(ref, list) else ref
+    return next((row for row in api.db_list("SSL").execute(check_error=True) if row["_uuid"] == uuid), None)
+
+
+def set_ssl(api, key: str, certificate: str, ca_cert: str) -> bool:
+    """Point OVS at the switch key, certificate and the CA bundle it trusts; refuses to replace a foreign
+    configuration. Whether anything changed."""
+    current = ssl_config(api)
+    if current is not None and SSL_KEY not in current["external_ids"]:
+        raise ForeignSsl(f"Open vSwitch already has an SSL configuration that is not sdnlab's (key {current['private_key']}); "
+                         "sdnlab leaves it alone")
+    wanted = {"private_key": key, "certificate": certificate, "ca_cert": ca_cert}
+    if current is not None and all(current[k] == v for k, v in wanted.items()):
+        return False
+    with api.transaction(check_error=True) as txn:
+        row = txn.add(api.db_create("SSL", **wanted, bootstrap_ca_cert=False, external_ids={SSL_KEY: "true"}))
+        txn.add(api.db_set("Open_vSwitch", ".", ("ssl", row)))
+    return True
+
+
+def clear_ssl(api) -> bool:
+    """Remove sdnlab's SSL configuration (and nothing else); whether there was one."""
+    current = ssl_config(api)
+    if current is None or SSL_KEY not in current["external_ids"]:
+        return False
+    api.db_clear("Open_vSwitch", ".", "ssl").execute(check_error=True)
+    return True

@@ -13,6 +13,7 @@ from sdnlab.loader import load
 from sdnlab.problems import TopologyError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+NO_TLS = "OpenFlow over plain TCP instead of TLS (any local process could then act as a switch); for a host whose OVS has its own SSL settings"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,9 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("file", type=Path, help="a topology or a scenario file")
     run.add_argument("--json", action="store_true", help="print the probe result and the comparison as JSON")
     run.add_argument("--plot", type=Path, metavar="PICTURE.png", help="write the topology with the probe result overlaid")
+    run.add_argument("--no-tls", action="store_true", help=NO_TLS)
     run.set_defaults(run=_sim_run)
     up = simsub.add_parser("up", help="build it and leave you at Mininet's CLI; leaving the CLI tears everything down")
     up.add_argument("file", type=Path)
+    up.add_argument("--no-tls", action="store_true", help=NO_TLS)
     up.set_defaults(run=_sim_up)
     clean = simsub.add_parser("clean", help="remove what a killed simulation left behind")
     clean.set_defaults(run=_sim_clean)
@@ -69,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     upp = sub.add_parser("up", help="build the lab for real on this host: bridges, containers, guests, the controller")
     upp.add_argument("file", type=Path)
+    upp.add_argument("--no-tls", action="store_true", help=NO_TLS)
     upp.set_defaults(run=_up)
     st = sub.add_parser("status", help="what of a lab is running, and the reachability its flows enforce")
     st.add_argument("file", type=Path)
@@ -87,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument("--host", help="address to listen on (default: the file's controller.host, else 127.0.0.1)")
     ctl.add_argument("--port", type=int, help="TCP port (default: the file's controller.port, else 6653)")
     ctl.add_argument("-v", "--verbose", action="store_true", help="log every flow-mod batch and learned MAC")
+    ctl.add_argument("--tls-dir", type=Path, metavar="DIR",
+                     help="OpenFlow over TLS: DIR holds controller.key, controller.crt and switch-ca.crt (switches must present a certificate from it)")
+    ctl.add_argument("--insecure", action="store_true", help="allow plain TCP on an address other than loopback (anyone reaching it can act as a switch)")
     ctl.set_defaults(run=_controller)
     return parser
 
@@ -129,8 +136,8 @@ def _sim_run(args: argparse.Namespace) -> int:
     loaded = load_any(args.file)
     try:
         if isinstance(loaded, Scenario):
-            return run_scenario(loaded, args.json, args.plot)
-        return run_topology(args.file, loaded, args.json, args.plot)
+            return run_scenario(loaded, args.json, args.plot, tls=not args.no_tls)
+        return run_topology(args.file, loaded, args.json, args.plot, tls=not args.no_tls)
     except HostError as exc:
         print(f"sdnlab sim: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -144,7 +151,7 @@ def _sim_up(args: argparse.Namespace) -> int:
 
     topology = load(args.file)
     try:
-        with SimLab(topology, args.file) as lab:
+        with SimLab(topology, args.file, tls=not args.no_tls) as lab:
             from mininet.log import setLogLevel
 
             setLogLevel("output")  # the CLI prints what commands write at this level
@@ -172,7 +179,7 @@ def _up(args: argparse.Namespace) -> int:
 
     topology = load(args.file)
     try:
-        return up(topology, args.file)
+        return up(topology, args.file, tls=not args.no_tls)
     except HostError as exc:
         print(f"sdnlab up: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -212,7 +219,7 @@ def _controller(args: argparse.Namespace) -> int:
 
     topology = load(args.file)
     try:
-        return run(topology, args.host, args.port, args.verbose)
+        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure)
     except ControllerError as exc:
         print(f"sdnlab controller: {exc}", file=sys.stderr)
         return EXIT_FAILED

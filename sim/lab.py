@@ -13,11 +13,15 @@ error and on Ctrl-C.
 A simulated lab's id is its run tag (`s<pid>`): it names the host's bridges
 and interfaces, marks its OVS bridges and is in the environment of every
 process it starts, so `sdnlab sim clean` finds the leftovers of a killed run.
+Its private directory, /run/sdnlab/sim/<tag> (root only), holds the
+controller's log and the keys of its OpenFlow channel, which is TLS with both
+ends authenticated unless the lab is built with `tls=False`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -26,8 +30,8 @@ from pathlib import Path
 
 from controller.flows import Flow
 from controller.state import PortPlan
-from host import netlink, preflight
-from host.control import ControllerProcess
+from host import netlink, pki, preflight
+from host.control import ControllerProcess, release_channel, secure_channel
 from host.ovsdb import REMOTE, LabBridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.verify import dump_all, dump_flows, expected_static, missing_static, parse_ping
@@ -35,6 +39,12 @@ from sdnlab.model import Topology
 from sim import names
 
 BUILDER = "sim"  # the OVSDB mark of bridges the simulator made
+SIM_ROOT = Path("/run/sdnlab/sim")  # one private directory per simulated lab
+
+
+def channel_id(tag: str) -> str:
+    """The lab's name in the host's PKI bundle (deployed labs have theirs)."""
+    return f"{BUILDER}-{tag}"
 
 
 class SimError(HostError):
@@ -49,15 +59,17 @@ def check_host(topology: Topology) -> None:
 
 
 class SimLab:
-    def __init__(self, topology: Topology, topology_file: str | Path | None = None, controller_port: int | None = None):
+    def __init__(self, topology: Topology, topology_file: str | Path | None = None, controller_port: int | None = None,
+                 tls: bool = True):
         self.topology = topology
         self.file = Path(topology_file or topology.source)
         self.tag = names.run_tag()
         self.plan = PortPlan(topology)
         self.index = {b: i for i, b in enumerate(sorted(topology.bridges))}
         self.net = None
-        self.controller = ControllerProcess(self.file, Path(f"/tmp/sdnlab-controller-{self.tag}.log"), controller_port,
-                                            env={names.TAG_ENV: self.tag})
+        self.tls = tls
+        self.directory = SIM_ROOT / self.tag
+        self.controller = ControllerProcess(self.file, self.directory / "controller.log", controller_port, env={names.TAG_ENV: self.tag})
         self.hosts: dict[str, object] = {}
         self.datapath = preflight.datapath()
         self.down_links: set[str] = set()
@@ -102,8 +114,12 @@ class SimLab:
         from sim.mininet_nodes import KernelBridge, LabOVSBridge
 
         setLogLevel("error")
-        self.start_controller()
         api = self._resources.enter_context(ovsdb())
+        SIM_ROOT.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+        if self.tls:
+            self.controller.tls = secure_channel(api, channel_id(self.tag), self.directory / "tls")
+        self.start_controller()
         net = Mininet(build=False, controller=None, autoSetMacs=False, autoStaticArp=False)
         self.net = net
         net.addController(RemoteController("c0", ip="127.0.0.1", port=self.port))
@@ -177,9 +193,7 @@ class SimLab:
                     shell.kill()
                     shell.wait()
             self._resources.close()
-            clean(self.tag)
-            if not keep_log:
-                self.controller.log.unlink(missing_ok=True)
+            clean(self.tag, keep_log=keep_log)
 
     # -- events --------------------------------------------------------------
     def link_ends(self, link_id: str) -> list[str]:
@@ -242,8 +256,9 @@ def lab_processes(tag: str | None = None) -> list[int]:
     return found
 
 
-def clean(tag: str | None = None) -> list[str]:
-    """Remove a simulated lab's processes, OVS bridges (found by their marks) and interfaces; every simulation's when tag is None."""
+def clean(tag: str | None = None, keep_log: bool = False) -> list[str]:
+    """Remove a simulated lab's processes, OVS bridges (found by their marks), interfaces, keys and (unless
+    `keep_log`) its directory with the controller's log; every simulation's when tag is None."""
     removed = []
     for pid in lab_processes(tag):
         try:
@@ -251,16 +266,24 @@ def clean(tag: str | None = None) -> list[str]:
             removed.append(f"process {pid}")
         except ProcessLookupError:
             pass
+    tags = [tag] if tag else sorted(p.name for p in SIM_ROOT.iterdir()) if SIM_ROOT.exists() else []
+    if tag is None and pki.DEFAULT_ROOT.exists():  # a lab killed before it made its directory may still be trusted
+        tags += [lab.removeprefix(f"{BUILDER}-") for lab in pki.trusted_labs() if lab.startswith(f"{BUILDER}-")]
     if Path(REMOTE.removeprefix("unix:")).exists():  # no OVS, no bridges to sweep
         with ovsdb() as api:
             for name in lab_bridges(api, tag, BUILDER):
                 api.del_br(name, if_exists=True).execute(check_error=True)
                 netlink.delete(name)
                 removed.append(name)
-    if tag is None:  # `sdnlab sim clean`: the logs of labs killed with -9 go too
-        for log in Path("/tmp").glob("sdnlab-controller-*.log"):
-            log.unlink(missing_ok=True)
-            removed.append(str(log))
+            for t in sorted(set(tags)):
+                release_channel(api, channel_id(t))
+    for t in sorted(set(tags)):
+        directory = SIM_ROOT / t
+        if keep_log:
+            shutil.rmtree(directory / "tls", ignore_errors=True)
+        elif directory.exists():
+            shutil.rmtree(directory)
+            removed.append(str(directory))
     for ifname in netlink.names():
         if names.is_lab_interface(ifname, tag):
             netlink.delete(ifname)

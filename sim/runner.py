@@ -120,12 +120,12 @@ def plot(topology: Topology, comparison: Comparison, output: Path, title: str) -
     return output
 
 
-def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | None) -> int:
+def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | None, tls: bool = True) -> int:
     progress = Progress()
     out = sys.stderr if as_json else sys.stdout
     print(f"replaying {path} ({len(topology.bridges)} bridges, {len(topology.endpoints)} endpoints) in Mininet with the controller", file=out)
     started = time.monotonic()
-    with SimLab(topology, path) as lab:
+    with SimLab(topology, path, tls=tls) as lab:
         print(f"  up in {time.monotonic() - started:.1f} s on the {lab.datapath} datapath; flows installed as the core computes them", file=out)
         comparison = compare(lab, topology, probeable_pairs(topology), progress)
     print_comparison(comparison, out)
@@ -200,7 +200,7 @@ class SimTarget:
         self.results.append({"step": step.index, **self.last.to_json()})
 
 
-def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None) -> int:
+def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None, tls: bool = True) -> int:
     progress = Progress()
     out = sys.stderr if as_json else sys.stdout
     topology = scenario.topology
@@ -208,7 +208,7 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None) -> int
     with tempfile.TemporaryDirectory(prefix="sdnlab-scenario-") as tmp:
         work = Path(tmp) / Path(topology.source).name
         work.write_text(Path(topology.source).read_text())
-        with SimLab(topology, work) as lab:
+        with SimLab(topology, work, tls=tls) as lab:
             print(f"  lab up on the {lab.datapath} datapath", file=out)
             target = SimTarget(lab, work, topology, out, progress)
             state = play(scenario, target)

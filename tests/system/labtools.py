@@ -15,6 +15,7 @@ import yaml
 from host.verify import parse_ping
 
 SNIFF = Path(__file__).with_name("sniff.py")
+INJECT = Path(__file__).with_name("inject.py")
 
 
 def answers(lab, src: str, address: str) -> bool:
@@ -64,3 +65,33 @@ def relaxed(path: Path, endpoints: list[str], tmp: Path) -> Path:
     out = tmp / path.name
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     return out
+
+
+def inject(lab, host: str, frames: list[bytes], count: int = 1) -> None:
+    """Send raw frames from `host`'s eth0 (each `count` times)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".frames") as listing:
+        listing.write("\n".join(f.hex() for f in frames))
+        listing.flush()
+        out = lab.hosts[host].cmd(f"{sys.executable} {INJECT} eth0 {count} {listing.name}")
+    assert f"sent {count * len(frames)}" in out, out
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def frame(dst: str, src: str, payload: bytes, ethertype: int = 0x88B5, tags: tuple[tuple[int, int], ...] = ()) -> bytes:
+    """An Ethernet frame; `tags` are (TPID, VLAN) outermost first; 0x88b5 is the IEEE's ethertype for experiments."""
+    head = mac_bytes(dst) + mac_bytes(src) + b"".join(tpid.to_bytes(2, "big") + vid.to_bytes(2, "big") for tpid, vid in tags)
+    return (head + ethertype.to_bytes(2, "big") + payload).ljust(60, b"\0")
+
+
+def arp_reply(sender_mac: str, sender_ip: str, target_mac: str, target_ip: str) -> bytes:
+    """A gratuitous-style ARP reply claiming `sender_ip` is at `sender_mac`, sent to `target_mac`."""
+    import ipaddress
+
+    body = (bytes.fromhex("0001080006040002") + mac_bytes(sender_mac) + ipaddress.IPv4Address(sender_ip).packed
+            + mac_bytes(target_mac) + ipaddress.IPv4Address(target_ip).packed)
+    return frame(target_mac, sender_mac, body, ethertype=0x0806)

@@ -14,7 +14,7 @@ import pytest
 from host.verify import probeable_pairs
 from sdnlab import load
 from sdnlab.scenario import load_scenario
-from sim.lab import SimLab
+from sim.lab import SIM_ROOT, SimLab
 from sim.runner import compare, run_scenario
 from tests.conftest import TOPOLOGIES
 from tests.system.labtools import wait_for_log
@@ -116,7 +116,9 @@ def test_interrupt_and_kill_leave_nothing_behind():
     out = subprocess.run([SDNLAB, "sim", "clean"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "removed" in out.stdout
     assert leftovers() == before
-    assert not list(Path("/tmp").glob("sdnlab-controller-*.log"))
+    assert not list(SIM_ROOT.glob("*"))  # the killed lab's log and keys went too
+    out = subprocess.run(["ovs-vsctl", "get-ssl"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""  # no lab is up: sdnlab's SSL settings went with the last one
 
 
 def test_sim_up_gives_mininets_cli_and_tears_down_on_exit():

@@ -56,3 +56,34 @@ def test_each_warning_carries_the_command_that_fixes_it():
     assert in_band.endswith("fix: ovs-vsctl set Bridge vmbr0 other_config:disable-in-band=true")
     assert meter.endswith("fix: ovs-vsctl set Controller vmbr0 controller_rate_limit=1000 controller_burst_limit=250")
     assert setting_warnings(BridgeSettings("b", False, False), 40)[0].endswith("controller_rate_limit=40 controller_burst_limit=25")
+
+
+def test_plain_tcp_beyond_loopback_is_refused_unless_forced(tmp_path, capsys):
+    from controller.launcher import ControllerError, Tls, check_listen
+    from sdnlab.cli import main
+
+    check_listen("127.0.0.1", None, insecure=False)
+    check_listen("::1", None, insecure=False)
+    check_listen("0.0.0.0", None, insecure=True)
+    with pytest.raises(ControllerError, match="without TLS"):
+        check_listen("0.0.0.0", None, insecure=False)
+    with pytest.raises(ControllerError, match="without TLS"):
+        check_listen("10.0.0.1", None, insecure=False)
+    tls = Tls(tmp_path / "k", tmp_path / "c", tmp_path / "ca")
+    check_listen("0.0.0.0", tls, insecure=False)
+    # Through the command, before anything listens:
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: x\nbridges: {b: {type: ovs}}\n")
+    assert main(["controller", str(lab), "--host", "0.0.0.0"]) == 1
+    assert "refusing to listen on 0.0.0.0 without TLS" in capsys.readouterr().err
+
+
+def test_a_tls_directory_must_hold_all_three_files(tmp_path):
+    from controller.launcher import TLS_CA, TLS_CERT, TLS_KEY, ControllerError, Tls
+
+    (tmp_path / TLS_KEY).write_text("key")
+    with pytest.raises(ControllerError, match=f"lacks {TLS_CERT}, {TLS_CA}"):
+        Tls.from_dir(tmp_path)
+    (tmp_path / TLS_CERT).write_text("cert")
+    (tmp_path / TLS_CA).write_text("ca")
+    assert Tls.from_dir(tmp_path).ca == tmp_path / TLS_CA

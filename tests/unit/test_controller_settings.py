@@ -84,24 +84,35 @@ def make_app(monkeypatch):
         app.close()
 
 
-def packet_in(bridge_dpid: int, in_port: int, src: str, vlan: int | None = None) -> SimpleNamespace:
-    """An EventOFPPacketIn as the app reads it: datapath id, in_port, and a frame from `src`, tagged
+def session(app, bridge: str) -> SimpleNamespace:
+    """The bridge's connected OpenFlow session, as os-ken's Datapath looks to the app (sends are kept)."""
+    dp = app.datapaths.get(bridge)
+    if dp is None:
+        dp = SimpleNamespace(id=app.topology.bridges[bridge].dpid, is_active=True, xid=0, sent=[],
+                             ofproto=SimpleNamespace(MAX_XID=0xFFFFFFFF))
+        dp.send = dp.sent.append
+        app.datapaths[bridge] = dp
+    return dp
+
+
+def packet_in(dp, in_port: int, src: str, vlan: int | None = None) -> SimpleNamespace:
+    """An EventOFPPacketIn as the app reads it: its session, in_port, and a frame from `src`, tagged
     with `vlan` (an access port's frames reach the learn table with their tag pushed)."""
     tag = "" if vlan is None else f"8100{vlan:04x}"
     data = bytes.fromhex("ffffffffffff" + src.replace(":", "") + tag + "0800") + bytes(46)
-    msg = SimpleNamespace(datapath=SimpleNamespace(id=bridge_dpid), match={"in_port": in_port}, data=data)
+    msg = SimpleNamespace(datapath=dp, match={"in_port": in_port}, data=data)
     return SimpleNamespace(msg=msg)
 
 
 def handled(app, topology, count: int) -> int:
     """Send `count` packet-ins with fresh sources on a1's port; how many reached the core's MAC table
     (learned, or counted over the port's MAC limit)?"""
-    bridge = topology.bridges["vmbr0"]
+    dp = session(app, "vmbr0")
     _, port = PortPlan(topology).nic_port("a1.0")
     table = app.core.macs["vmbr0"]
     before = len(table.entries) + table.over_limit
     for i in range(count):
-        app._packet_in(packet_in(bridge.dpid, port, f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", vlan=100))
+        app._packet_in(packet_in(dp, port, f"02:00:00:00:{i // 256:02x}:{i % 256:02x}", vlan=100))
     return len(table.entries) + table.over_limit - before
 
 
@@ -136,12 +147,12 @@ class RecordingOvsdb:
     def __init__(self):
         self.commands: list[tuple] = []
 
-    def _command(self, *what):
-        self.commands.append(what)
+    def _command(self, *what, **columns):
+        self.commands.append(what + ((columns,) if columns else ()))
         return SimpleNamespace(execute=lambda check_error=False: [{"_uuid": "ctl-uuid"}] if what[0] == "db_find" else None)
 
     def __getattr__(self, name):
-        return lambda *args, **kwargs: self._command(name, *args)
+        return lambda *args, **kwargs: self._command(name, *args, **kwargs)
 
     def transaction(self, check_error=False):
         class Txn:
@@ -161,5 +172,6 @@ def test_ovs_meters_packet_ins_at_the_lab_bridges_packet_in_rate():
 
     api = RecordingOvsdb()
     add_bridge(api, LabBridge("br0", "vmbr0", "lab", "sim", 0x1234, "tcp:127.0.0.1:6653", True, packet_in_rate=123))
-    limits = [c for c in api.commands if c[0] == "db_set" and c[1] == "Controller"]
-    assert limits == [("db_set", "Controller", "ctl-uuid", ("controller_rate_limit", 123), ("controller_burst_limit", 30))]
+    controllers = [c for c in api.commands if c[:2] == ("db_create", "Controller")]
+    assert controllers == [("db_create", "Controller", {"target": "tcp:127.0.0.1:6653", "controller_rate_limit": 123,
+                                                         "controller_burst_limit": 30})]

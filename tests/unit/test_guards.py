@@ -18,6 +18,7 @@ from controller.oftable import Frame
 from controller.simlab import SimulatedLab
 from controller.state import Binding, PortPlan
 from sdnlab import TopologyError, loads
+from tests.unit.test_controller_settings import session
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ARP = 0x0806
@@ -220,10 +221,10 @@ def test_forged_lldp_is_metered_and_its_reports_are_bounded(make_app):
     app.core.connect(PortPlan(topology).view("br1"), [], 0.0)
     dpid = topology.bridges["br2"].dpid
     _, port = PortPlan(topology).nic_port("a.0")
+    br1 = session(app, "br1")
     for forged in range(1000):  # a guest claiming to be port after port of br2
         data = lldp.build(dpid, 1000 + forged)
-        app._packet_in(SimpleNamespace(msg=SimpleNamespace(datapath=SimpleNamespace(id=topology.bridges["br1"].dpid),
-                                                           match={"in_port": port}, data=data)))
+        app._packet_in(SimpleNamespace(msg=SimpleNamespace(datapath=br1, match={"in_port": port}, data=data)))
     assert app.limiter.dropped == 1000 - 5
     assert list(app.links.reported) == [("br1", port)] and app.links.unreported == 4  # one line for the port
 
