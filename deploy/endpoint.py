@@ -36,7 +36,7 @@ class EndpointDriver:
 
         By default a veth pair whose other end, carrying the NIC's MAC, goes into the endpoint."""
         host_side = lab.names.nic(endpoint, nic.index)
-        netlink.add_veth(host_side, lab.names.peer(endpoint, nic.index), nic.mac)
+        netlink.add_veth(host_side, lab.names.peer(endpoint, nic.index), nic.mac, lab=lab.topology.name)
         return host_side
 
     def prepare(self, lab: Lab, endpoints: list[Endpoint]) -> None:

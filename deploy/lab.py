@@ -19,6 +19,8 @@ ports, the controller and verification are the host's (host/).
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import sys
 import time
@@ -32,7 +34,7 @@ from deploy.endpoint import EndpointDriver
 from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
 from host import netlink, preflight
-from host.control import ControllerProcess, release_channel, running_controller, secure_channel, stop_controller
+from host.control import ControllerProcess, process_start, release_channel, running_controller, secure_channel, stop_controller
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.signals import interrupts_raise
@@ -41,6 +43,7 @@ from sdnlab.check import analyse
 from sdnlab.model import Endpoint, Topology
 
 STATE_ROOT = Path("/var/lib/sdnlab/labs")
+LAB_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")  # the format's rule for a topology name
 BUILDER = "up"  # the OVSDB mark of bridges `sdnlab up` made
 
 
@@ -72,18 +75,27 @@ class State:
         self.save()
 
     def save(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        STATE_ROOT.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.mkdir(exist_ok=True, mode=0o700)  # the lab's logs, keys and guest sockets: root only
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"lab": self.lab, "topology": self.topology, "objects": self.objects}, indent=1))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps({"lab": self.lab, "topology": self.topology, "objects": self.objects}, indent=1))
         tmp.replace(self.path)
 
     @staticmethod
     def load(lab: str) -> State:
+        """The state of lab `lab` (a topology name, so a plain file name): its directory is the one under the
+        labs folder named after it, whatever the file says; a file that names another lab is refused."""
+        if not LAB_NAME.fullmatch(lab):
+            raise DeployError(f"{lab!r} is not a lab name")
         path = STATE_ROOT / lab / "state.json"
         if not path.exists():
             return State(lab)
         doc = json.loads(path.read_text())
-        return State(doc["lab"], doc.get("topology", ""), doc.get("objects", []))
+        if doc.get("lab") != lab:
+            raise DeployError(f"{path} names lab {doc.get('lab')!r}, not {lab!r}: not touching anything it lists")
+        return State(lab, doc.get("topology", ""), doc.get("objects", []))
 
 
 class Names:
@@ -193,7 +205,8 @@ def _build(lab: Lab, tls: bool) -> None:
             state.add(kind="tls", name=channel_id(topology.name))  # before: down takes back a half-made trust too
             channel = secure_channel(api, channel_id(topology.name), state.directory / "tls")
     controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", tls=channel)
-    state.add(kind="process", pid=controller.spawn(), what="controller", port=controller.port, log=str(controller.log))
+    pid = controller.spawn()
+    state.add(kind="process", pid=pid, started=process_start(pid), what="controller", port=controller.port, log=str(controller.log))
     controller.wait()
     say(f"controller listening on 127.0.0.1:{controller.port} ({'TLS, switch and controller certificates checked' if tls else 'plain TCP: NO TLS'}; "
         f"log: {controller.log})")
@@ -206,7 +219,7 @@ def _build(lab: Lab, tls: bool) -> None:
                                           topology.controller.packet_in_rate))
             else:
                 state.add(kind="link", name=name)
-                netlink.add_bridge(name)
+                netlink.add_bridge(name, lab=topology.name)
             say(f"bridge {name} ({bridge.type}) created")
 
         def attach(bridge: str, iface: str, binding: Binding, patch_peer: str = "") -> None:
@@ -224,7 +237,7 @@ def _build(lab: Lab, tls: bool) -> None:
                 attach(b, eb, binding, patch_peer=ea)
             else:
                 state.add(kind="link", name=ea)
-                netlink.add_veth(ea, eb)  # the peer goes with it on delete
+                netlink.add_veth(ea, eb, lab=topology.name)  # the peer goes with it on delete
                 netlink.set_up(eb)
                 attach(a, ea, binding)
                 attach(b, eb, binding)
@@ -317,24 +330,15 @@ def summary(lab: Lab) -> None:
 
 
 def down(lab: str, quiet: bool = False) -> int:
-    """Remove everything the lab's state file records, newest first; safe to run again."""
+    """Remove everything the lab's state file records and that still carries the lab's mark, newest first;
+    safe to run again."""
     state = State.load(lab)
     removed = 0
     with ovsdb() as api:
         for obj in reversed(state.objects):
             kind, name = obj["kind"], obj.get("name", "")
             try:
-                if kind == "process":
-                    stop_controller(obj["pid"], state.topology)
-                elif kind == "endpoint":
-                    driver(obj["type"]).remove(obj)
-                elif kind == "link":
-                    netlink.delete(name)
-                elif kind == "ovs-bridge":
-                    del_bridge(api, name)
-                elif kind == "tls":
-                    release_channel(api, name)
-                removed += 1
+                removed += _remove(api, lab, state, obj)
             except Exception as exc:  # keep going: remove all that can be removed
                 say(f"could not remove {kind} {name}: {exc}")
             state.objects.remove(obj)
@@ -351,6 +355,28 @@ def down(lab: str, quiet: bool = False) -> int:
     return 0
 
 
+def _remove(api, lab: str, state: State, obj: dict) -> bool:
+    """Remove one recorded object if it is still the lab's (by its mark); whether it was removed."""
+    kind, name = obj["kind"], obj.get("name", "")
+    if kind == "process":
+        stop_controller(obj["pid"], state.topology, obj.get("started"))
+    elif kind == "endpoint":
+        driver(obj["type"]).remove(obj)
+    elif kind == "link":
+        if not netlink.delete(name, lab=lab):
+            if netlink.exists(name):
+                say(f"interface {name} does not carry lab {lab}'s mark: left alone")
+            return False
+    elif kind == "ovs-bridge":
+        if bridge_owner(api, name) not in (lab, None):
+            say(f"OVS bridge {name} does not carry lab {lab}'s mark: left alone")
+            return False
+        del_bridge(api, name)
+    elif kind == "tls":
+        release_channel(api, name)
+    return True
+
+
 def status(topology: Topology) -> int:
     lab = Lab(topology)
     state = lab.state
@@ -361,7 +387,7 @@ def status(topology: Topology) -> int:
     for obj in state.objects:
         kind, name = obj["kind"], obj.get("name", "")
         if kind == "process":
-            alive = running_controller(obj["pid"], state.topology)
+            alive = running_controller(obj["pid"], state.topology, obj.get("started"))
             say(f"  controller pid {obj['pid']} on port {obj['port']}: {'running' if alive else 'NOT RUNNING'}")
         elif kind == "endpoint":
             drv = driver(obj["type"])

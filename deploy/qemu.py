@@ -119,9 +119,9 @@ def run(directory: Path, command: str, timeout: float = 60.0) -> tuple[int, str]
 
 def stop(directory: Path, timeout: float = 5.0) -> None:
     """Quit the guest through QMP, or kill it."""
-    number = pid(directory)
-    if number is None or not Path(f"/proc/{number}").exists():
+    if not alive(directory):
         return
+    number = pid(directory)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(2)
@@ -140,8 +140,15 @@ def stop(directory: Path, timeout: float = 5.0) -> None:
 
 
 def alive(directory: Path) -> bool:
+    """Whether the guest's QEMU runs: the pid in its pid file is a QEMU started for this directory (not a reused pid)."""
     number = pid(directory)
-    return number is not None and Path(f"/proc/{number}").exists()
+    if number is None:
+        return False
+    try:
+        argv = Path(f"/proc/{number}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return f"{directory}/qemu.pid".encode() in argv
 
 
 def pid(directory: Path) -> int | None:
@@ -195,7 +202,7 @@ class QemuDriver(EndpointDriver):
 
     def make_nic(self, lab: Lab, endpoint: Endpoint, nic: Nic) -> str:
         tap = lab.names.nic(endpoint, nic.index)
-        netlink.add_tap(tap)
+        netlink.add_tap(tap, lab=lab.topology.name)
         return tap
 
     def prepare(self, lab: Lab, endpoints: list[Endpoint]) -> None:

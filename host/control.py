@@ -166,8 +166,16 @@ class ControllerProcess:
         self.start(timeout)
 
 
-def running_controller(pid: int, topology_file: str | Path) -> bool:
-    """Whether `pid` is, right now, a live `sdnlab controller` for that file.
+def process_start(pid: int) -> int | None:
+    """When a process started (clock ticks since boot, /proc/PID/stat field 22): with the pid, its identity."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def running_controller(pid: int, topology_file: str | Path, started: int | None = None) -> bool:
+    """Whether `pid` is, right now, a live `sdnlab controller` for that file (and started at `started`).
 
     A deployed lab's controller outlives the `up` that started it, so only its
     pid is recorded: the pid may since belong to another process (never signal
@@ -178,16 +186,18 @@ def running_controller(pid: int, topology_file: str | Path) -> bool:
     except OSError:
         return False
     state = stat.rpartition(")")[2].split()[0]
+    if started is not None and process_start(pid) != started:
+        return False
     return state not in ("Z", "X") and b"controller" in argv and str(topology_file).encode() in argv
 
 
-def stop_controller(pid: int, topology_file: str | Path, grace: float = 5) -> None:
+def stop_controller(pid: int, topology_file: str | Path, started: int | None = None, grace: float = 5) -> None:
     """SIGTERM a deployed lab's controller (not our child), SIGKILL after `grace` seconds; nothing if that pid is not it."""
-    if not running_controller(pid, topology_file):
+    if not running_controller(pid, topology_file, started):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while running_controller(pid, topology_file):
+    while running_controller(pid, topology_file, started):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             return

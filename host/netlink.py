@@ -1,4 +1,10 @@
-"""Linux bridges, veth pairs and taps through pyroute2 (netlink), not ip or brctl."""
+"""Linux bridges, veth pairs and taps through pyroute2 (netlink), not ip or brctl.
+
+Every interface a lab makes carries its mark in the interface alias
+(`sdnlab:<lab id>`), so removal can check it is the lab's before deleting.
+A lab's Linux bridges are not hosts on the segment: no IPv6 link-local
+address, no ARP answers from the host's own addresses.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,36 @@ def exists(name: str) -> bool:
         return bool(ip.link_lookup(ifname=name))
 
 
+MARK = "sdnlab:"
+
+
+def _sysctl(path: str, value: str) -> None:
+    with open(f"/proc/sys/net/{path}", "w") as knob:
+        knob.write(value)
+
+
 @outside_event_loop
-def add_bridge(name: str) -> None:
+def add_bridge(name: str, lab: str = "") -> None:
+    """A Linux bridge that is not a host on its segment (set before it is up, so no address is ever made)."""
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="bridge", br_forward_delay=0)
-        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
+        index = ip.link_lookup(ifname=name)[0]
+        if lab:
+            ip.link("set", index=index, ifalias=MARK + lab)
+    _sysctl(f"ipv6/conf/{name}/disable_ipv6", "1")
+    _sysctl(f"ipv4/conf/{name}/arp_ignore", "8")  # 8: answer no ARP request on it, for any address of the host
+    set_up(name)
+
+
+@outside_event_loop
+def mark_of(name: str) -> str | None:
+    """The lab id an interface is marked with (None: no such interface; '': not a lab's)."""
+    with IPRoute() as ip:
+        found = ip.link_lookup(ifname=name)
+        if not found:
+            return None
+        alias = ip.get_links(found[0])[0].get_attr("IFLA_IFALIAS") or ""
+        return alias.removeprefix(MARK) if alias.startswith(MARK) else ""
 
 
 @outside_event_loop
@@ -34,19 +65,25 @@ def vlan_filtering_supported() -> bool:
 
 
 @outside_event_loop
-def add_veth(name: str, peer: str, peer_mac: str | None = None) -> None:
+def add_veth(name: str, peer: str, peer_mac: str | None = None, lab: str = "") -> None:
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="veth", peer=peer)
         if peer_mac:
             ip.link("set", index=ip.link_lookup(ifname=peer)[0], address=peer_mac)
-        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
+        index = ip.link_lookup(ifname=name)[0]
+        if lab:
+            ip.link("set", index=index, ifalias=MARK + lab)
+        ip.link("set", index=index, state="up")
 
 
 @outside_event_loop
-def add_tap(name: str) -> None:
+def add_tap(name: str, lab: str = "") -> None:
     with IPRoute() as ip:
         ip.link("add", ifname=name, kind="tuntap", mode="tap")
-        ip.link("set", index=ip.link_lookup(ifname=name)[0], state="up")
+        index = ip.link_lookup(ifname=name)[0]
+        if lab:
+            ip.link("set", index=index, ifalias=MARK + lab)
+        ip.link("set", index=index, state="up")
 
 
 @outside_event_loop
@@ -63,8 +100,11 @@ def set_master(name: str, bridge: str) -> None:
 
 
 @outside_event_loop
-def delete(name: str) -> None:
-    """Remove an interface (a veth's peer goes with it); nothing if it is already gone."""
+def delete(name: str, lab: str | None = None) -> bool:
+    """Remove an interface (a veth's peer goes with it); nothing if it is already gone. With `lab`, only if it
+    carries that lab's mark (an interface of the same name that is not the lab's is left alone). Whether it went."""
+    if lab is not None and mark_of(name) not in (lab, None):
+        return False
     with IPRoute() as ip:
         found = ip.link_lookup(ifname=name)
         if found:
@@ -73,6 +113,8 @@ def delete(name: str) -> None:
             except NetlinkError as exc:
                 if exc.code != 19:  # ENODEV: went away meanwhile
                     raise
+            return True
+    return False
 
 
 @outside_event_loop

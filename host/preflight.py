@@ -11,12 +11,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from host.errors import HostError
 from host.netlink import vlan_filtering_supported
 from sdnlab.model import Topology
 
-
-class HostError(Exception):
-    """This host cannot do what was asked; the message says why. Nothing was left behind."""
+__all__ = ["HostError", "Datapath", "datapath", "require_root", "require_ovs", "refuse_vlan_aware_linux_bridges"]
 
 
 def require_root(what: str, why: str) -> None:

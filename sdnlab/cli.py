@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from host.errors import HostError
 from sdnlab import report
 from sdnlab.check import analyse
 from sdnlab.loader import load
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except HostError as exc:  # what this host cannot do, or will not touch: said, never a traceback
+        print(f"sdnlab: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:

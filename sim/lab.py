@@ -131,7 +131,7 @@ class SimLab:
                 bindings = {self.port_intf(name, n): b for n, b in self.plan[name].items()}
                 switches[name] = net.addSwitch(self.bridge(name), cls=LabOVSBridge, spec=spec, bindings=bindings, api=api)
             else:
-                switches[name] = net.addSwitch(self.bridge(name), cls=KernelBridge)
+                switches[name] = net.addSwitch(self.bridge(name), cls=KernelBridge, lab=self.tag)
         for name, endpoint in sorted(self.topology.endpoints.items()):
             host = net.addHost(name, ip=None)
             self.hosts[name] = host

@@ -43,12 +43,13 @@ class LabOVSBridge(Switch):
 class KernelBridge(Switch):
     """A Linux bridge (not VLAN-aware) in the root namespace."""
 
-    def __init__(self, name: str, **params):
+    def __init__(self, name: str, lab: str = "", **params):
+        self.lab = lab
         params["inNamespace"] = False  # a host bridge, like the node's own vmbr
         super().__init__(name, **params)
 
     def start(self, controllers) -> None:
-        netlink.add_bridge(self.name)
+        netlink.add_bridge(self.name, lab=self.lab)
         for intf in self.intfList():
             if intf.name != "lo" and self.ports.get(intf):
                 netlink.set_master(intf.name, self.name)

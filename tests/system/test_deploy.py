@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -153,4 +154,45 @@ def test_ctrl_c_during_up_rolls_back_everything(tools):
     said = "".join(seen) + out
     assert proc.returncode != 0 and "interrupted" in said and "rolled back" in said, said + err
     assert "Traceback" not in err
+    assert machine() == before
+
+
+LINUX_BRIDGE = """name: lblab
+bridges: {lab0: {type: linux}}
+endpoints:
+  n1: {type: host, nics: [{bridge: lab0, ip: 10.8.0.1/24}]}
+  n2: {type: host, nics: [{bridge: lab0, ip: 10.8.0.2/24}]}
+"""
+
+
+def test_a_labs_linux_bridge_is_no_host_and_down_removes_only_what_carries_the_mark(tools, tmp_path):
+    lab = tmp_path / "lblab.yaml"
+    lab.write_text(LINUX_BRIDGE)
+    before = machine()
+    up = sdnlab("up", str(lab))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        # Not a host on the segment: no IPv6 link-local address, no ARP answers for the host's addresses.
+        assert "inet6" not in subprocess.run(["ip", "-6", "addr", "show", "dev", "lab0"], capture_output=True, text=True).stdout
+        assert Path("/proc/sys/net/ipv4/conf/lab0/arp_ignore").read_text().strip() == "8"
+        host_address = "169.254.77.1"  # an address of the host, on another interface
+        subprocess.run(["ip", "addr", "add", f"{host_address}/32", "dev", "lo"], check=True)
+        try:
+            said = sdnlab("exec", str(lab), "n1", "--", "sh", "-c",
+                          f"ip route add {host_address} dev eth0; ping -c 2 -W 1 {host_address}; ip neigh show {host_address}")
+            assert "lladdr" not in said.stdout, said.stdout  # the host did not answer its ARP
+        finally:
+            subprocess.run(["ip", "addr", "del", f"{host_address}/32", "dev", "lo"], check=True)
+        # An interface the state lists but that is not the lab's (same name, no mark) is left alone.
+        victim = next(o["name"] for o in json.loads(Path("/var/lib/sdnlab/labs/lblab/state.json").read_text())["objects"]
+                      if o["kind"] == "link" and o["name"].startswith("veth"))
+        subprocess.run(["ip", "link", "del", victim], check=True)
+        subprocess.run(["ip", "link", "add", victim, "type", "bridge"], check=True)  # someone else's, by that name
+    finally:
+        down = sdnlab("down", str(lab))
+    try:
+        assert down.returncode == 0 and f"interface {victim} does not carry lab lblab's mark: left alone" in down.stdout, down.stdout
+        assert subprocess.run(["ip", "link", "show", victim], capture_output=True).returncode == 0
+    finally:
+        subprocess.run(["ip", "link", "del", victim], capture_output=True)
     assert machine() == before

@@ -203,3 +203,32 @@ def test_a_forked_child_that_gets_sigterm_ends_instead_of_running_the_parents_ro
         with pytest.raises(KeyboardInterrupt):  # in the process that owns the block, it still interrupts
             os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_state_file_cannot_steer_down_outside_its_lab(tmp_path, monkeypatch):
+    """`down` removes what state.json lists, so the file must name the lab asked for, in the labs folder."""
+    import json
+
+    monkeypatch.setattr(deploy, "STATE_ROOT", tmp_path)
+    (tmp_path / "lab1").mkdir()
+    (tmp_path / "lab1" / "state.json").write_text(json.dumps({"lab": "../../etc", "objects": [{"kind": "link", "name": "eth0"}]}))
+    with pytest.raises(deploy.DeployError, match="names lab '../../etc'"):
+        deploy.State.load("lab1")
+    for bad in ("../x", "a/b", "", "UPPER"):
+        with pytest.raises(deploy.DeployError, match="not a lab name"):
+            deploy.State.load(bad)
+    state = deploy.State("lab2", "/x.yaml")
+    state.save()
+    assert (tmp_path / "lab2").stat().st_mode & 0o777 == 0o700 and (tmp_path / "lab2" / "state.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_recorded_pid_is_signalled_only_while_it_is_the_same_controller():
+    import os
+
+    from host.control import process_start, running_controller
+
+    me = os.getpid()
+    assert process_start(me) == process_start(me) and process_start(me) is not None
+    assert not running_controller(me, "/nowhere.yaml")  # alive, but not an sdnlab controller for that file
+    assert not running_controller(2**22 + 7, "/x.yaml")  # no such process
+    assert process_start(2**22 + 7) is None
