@@ -4,15 +4,19 @@ A *reach class* is one segment's connected group of bridges (over the links
 that carry that segment) together with the NICs in that segment on them. Two
 endpoints are reachable exactly when they share a reach class. Keeping the
 classes rather than the pairs makes the check linear in the file's size; the
-pair lists (quadratic by nature) are produced only when asked for.
+pair lists and the ping warnings (quadratic by nature: 3,000 endpoints in one
+VLAN are 4.5 million pairs) are generated in order, one endpoint at a time,
+only when asked for, so that time and memory follow the size of what is asked.
+`warning_summary` and `reachable_count` answer for people without listing.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import combinations
 
 import networkx as nx
 
@@ -20,6 +24,8 @@ from sdnlab.gcutil import no_cyclic_gc
 from sdnlab.model import UNTAGGED, Nic, Segment, Topology, segment_key
 
 Pair = tuple[str, str]
+NO_ADDRESS = "no-address"  # a warning's kind: an endpoint has no address in the shared segment
+OTHER_SUBNET = "other-subnet"  # both have addresses, in different subnets
 
 
 def segment_components(topology: Topology) -> dict[Segment, nx.utils.UnionFind]:
@@ -53,6 +59,15 @@ class ReachClass:
         return tuple(sorted({nic.endpoint for nic in self.nics}))
 
     @cached_property
+    def nics_of(self) -> dict[str, tuple[Nic, ...]]:
+        """Each endpoint's NICs in the class, in class order (looked up per pair: scanning
+        every NIC of the class for each pair made 3,000 endpoints in one VLAN cubic)."""
+        out: dict[str, list[Nic]] = {}
+        for nic in self.nics:
+            out.setdefault(nic.endpoint, []).append(nic)
+        return {name: tuple(nics) for name, nics in out.items()}
+
+    @cached_property
     def pings_everywhere(self) -> bool:
         """Every NIC has an address and all share one subnet, so every pair can ping."""
         nets = {nic.ip.network if nic.ip else None for nic in self.nics}
@@ -66,9 +81,31 @@ class PingWarning:
     pair: Pair
     segments: tuple[Segment, ...]
     message: str
+    kind: str = NO_ADDRESS  # NO_ADDRESS or OTHER_SUBNET, for summaries
 
     def to_json(self) -> dict:
         return {"pair": list(self.pair), "segments": [str(s) for s in self.segments], "message": self.message}
+
+
+@dataclass
+class WarningSummary:
+    """How many ping warnings of each kind, with the first few of each as examples."""
+
+    total: int = 0
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[PingWarning]] = field(default_factory=dict)
+
+    def add(self, kind: str, count: int) -> None:
+        self.total += count
+        self.counts[kind] += count
+
+    def example(self, warning: PingWarning, limit: int) -> bool:
+        """Keep `warning` as an example if its kind has fewer than `limit`; whether it was kept."""
+        kept = self.examples.setdefault(warning.kind, [])
+        if len(kept) < limit:
+            kept.append(warning)
+            return True
+        return False
 
 
 @dataclass
@@ -77,7 +114,6 @@ class Analysis:
 
     topology: Topology
     classes: list[ReachClass]
-    warnings: list[PingWarning] = field(default_factory=list)
 
     @cached_property
     def _classes_of(self) -> dict[str, frozenset[int]]:
@@ -99,12 +135,139 @@ class Analysis:
         """Whether endpoints a and b share a segment over links that carry it."""
         return a != b and not self._classes_of[a].isdisjoint(self._classes_of[b])
 
+    @cached_property
+    def _names(self) -> list[str]:
+        return sorted(self.topology.endpoints)
+
+    @cached_property
+    def _clean_of(self) -> dict[str, frozenset[int]]:
+        """For each endpoint, its classes where every pair can ping."""
+        return {name: frozenset(i for i in ids if self.classes[i].pings_everywhere) for name, ids in self._classes_of.items()}
+
     def reachable(self) -> list[Pair]:
         """Sorted reachable pairs, each sorted within itself."""
-        pairs: set[Pair] = set()
+        return list(self.iter_reachable())
+
+    def iter_reachable(self) -> Iterator[Pair]:
+        """The reachable pairs in sorted order, generated: memory stays that of one endpoint's partners."""
+        for a in self._names:
+            ids = self._classes_of[a]
+            if len(ids) == 1:
+                (i,) = ids
+                members = self.classes[i].endpoints
+                for b in members[bisect_right(members, a):]:
+                    yield (a, b)
+            elif ids:
+                later: set[str] = set()
+                for i in ids:
+                    members = self.classes[i].endpoints
+                    later.update(members[bisect_right(members, a):])
+                for b in sorted(later):
+                    yield (a, b)
+
+    def reachable_count(self) -> int:
+        """len(reachable()) without listing: each class's pairs, less the pairs that two
+        or more classes share (both ends then have NICs in several classes)."""
+        total = sum(len(cls.endpoints) * (len(cls.endpoints) - 1) // 2 for cls in self.classes)
+        several = {name for name, ids in self._classes_of.items() if len(ids) > 1}
+        for a in several:
+            shared: Counter = Counter()
+            for i in self._classes_of[a]:
+                members = self.classes[i].endpoints
+                shared.update(b for b in members[bisect_right(members, a):] if b in several)
+            total -= sum(n - 1 for n in shared.values())
+        return total
+
+    @cached_property
+    def warnings(self) -> list[PingWarning]:
+        """Every ping warning, sorted by pair (`iter_warnings` generates them without keeping them)."""
+        return list(self.iter_warnings())
+
+    def iter_warnings(self) -> Iterator[PingWarning]:
+        """Reachable pairs with no NIC pair that shares a subnet, in sorted order.
+
+        Classes where every NIC shares one subnet need no pair-by-pair look, which
+        keeps the common case linear; the others are looked at one endpoint at a time.
+        """
+        classes_of, clean_of = self._classes_of, self._clean_of
+        for a in self._names:
+            dirty = [self.classes[i] for i in sorted(classes_of[a]) if not self.classes[i].pings_everywhere]
+            if not dirty:
+                continue
+            shared: dict[str, list[ReachClass]] = {}
+            for cls in dirty:
+                members = cls.endpoints
+                for b in members[bisect_right(members, a):]:
+                    shared.setdefault(b, []).append(cls)
+            mine = clean_of[a]
+            for b in sorted(shared) if len(dirty) > 1 else shared:
+                if mine and not mine.isdisjoint(clean_of[b]):
+                    continue
+                warning = self._pair_warning((a, b), shared[b])
+                if warning is not None:
+                    yield warning
+
+    def _pair_warning(self, pair: Pair, shared: list[ReachClass]) -> PingWarning | None:
+        """The warning for a pair that shares only the classes `shared` (none clean), or None if it can ping."""
+        nic_pairs = [(x, y) for cls in shared for x in cls.nics_of[pair[0]] for y in cls.nics_of[pair[1]]]
+        if any(_can_ping(x, y) for x, y in nic_pairs):
+            return None
+        x, y = nic_pairs[0]
+        kind = NO_ADDRESS if x.ip is None or y.ip is None else OTHER_SUBNET
+        segments = tuple(sorted({c.segment for c in shared}, key=segment_key))
+        return PingWarning(pair, segments, _why(pair, nic_pairs, self.topology), kind)
+
+    def warning_summary(self, examples: int = 3) -> WarningSummary:
+        """Counts of the warnings by kind and a few examples of each, without listing them all.
+
+        Pairs of endpoints that have NICs in one class only are counted class by
+        class: a pair with an endpoint that has no address there always warns, and
+        the others never do when all their addresses are in one network. Pairs with
+        an endpoint in several classes go through the pair-by-pair test.
+        """
+        out = WarningSummary()
+        classes_of, clean_of = self._classes_of, self._clean_of
+
+        def note(warning: PingWarning | None) -> None:
+            if warning is not None:
+                out.add(warning.kind, 1)
+                out.example(warning, examples)
+
+        several: set[str] = set()
         for cls in self.classes:
-            pairs.update(combinations(cls.endpoints, 2))
-        return sorted(pairs)
+            if cls.pings_everywhere or len(cls.endpoints) < 2:
+                continue
+            single = []
+            for name in cls.endpoints:
+                if len(classes_of[name]) == 1:
+                    single.append(name)
+                else:
+                    several.add(name)
+            bare = [e for e in single if all(nic.ip is None for nic in cls.nics_of[e])]
+            addressed = [e for e in single if any(nic.ip is not None for nic in cls.nics_of[e])]
+            if bare:
+                out.add(NO_ADDRESS, len(bare) * (len(bare) - 1) // 2 + len(bare) * len(addressed))
+                for b in single:
+                    if b != bare[0] and not out.example(self._pair_warning(tuple(sorted((bare[0], b))), [cls]), examples):
+                        break
+            networks = {nic.ip.network for e in addressed for nic in cls.nics_of[e] if nic.ip is not None}
+            if len(networks) > 1:
+                for j, a in enumerate(addressed):
+                    for b in addressed[j + 1 :]:
+                        note(self._pair_warning((a, b), [cls]))
+        for a in sorted(several):
+            shared: dict[str, list[ReachClass]] = {}
+            for i in sorted(classes_of[a]):
+                cls = self.classes[i]
+                if cls.pings_everywhere:
+                    continue
+                for b in cls.endpoints:
+                    if b != a and (b not in several or b > a):
+                        shared.setdefault(b, []).append(cls)
+            for b, classes in sorted(shared.items()):
+                if clean_of[a].isdisjoint(clean_of[b]):
+                    note(self._pair_warning((a, b) if a < b else (b, a), classes))
+        return out
 
     def isolated(self) -> Iterator[Pair]:
         """Every other pair of endpoints, sorted; generated, since there can be millions."""
@@ -117,7 +280,8 @@ class Analysis:
                     yield (a, b)
 
     def to_json(self) -> dict:
-        """The object of `sdnlab check --json` (see the topology format document)."""
+        """The object of `sdnlab check --json` (see the topology format document); holds
+        every pair in memory, where `report.write_json` streams the same text."""
         return {
             "topology": self.topology.name,
             "valid": True,
@@ -152,48 +316,11 @@ def _analyse(topology: Topology) -> Analysis:
         for bridges in members.values():
             nics = tuple(nic for b in bridges for nic in on_bridge[b])
             classes.append(ReachClass(segment, frozenset(bridges), nics))
-    analysis = Analysis(topology, classes)
-    analysis.warnings = _ping_warnings(analysis)
-    return analysis
+    return Analysis(topology, classes)
 
 
 def _can_ping(a: Nic, b: Nic) -> bool:
     return a.ip is not None and b.ip is not None and a.ip.ip in b.ip.network and b.ip.ip in a.ip.network
-
-
-def _ping_warnings(analysis: Analysis) -> list[PingWarning]:
-    """Reachable pairs with no NIC pair that shares a subnet.
-
-    Classes where every NIC shares one subnet need no pair-by-pair look, which
-    keeps the common case linear.
-    """
-    clean_of: dict[str, set[int]] = {}
-    for i, cls in enumerate(analysis.classes):
-        if cls.pings_everywhere:
-            for name in cls.endpoints:
-                clean_of.setdefault(name, set()).add(i)
-    suspects: dict[Pair, list[ReachClass]] = {}
-    for cls in analysis.classes:
-        if cls.pings_everywhere or len(cls.endpoints) < 2:
-            continue
-        for pair in combinations(cls.endpoints, 2):
-            if not clean_of.get(pair[0], set()).isdisjoint(clean_of.get(pair[1], set())):
-                continue
-            suspects.setdefault(pair, []).append(cls)
-    warnings = []
-    for pair, shared in sorted(suspects.items()):
-        nic_pairs = [
-            (x, y)
-            for cls in shared
-            for x in cls.nics
-            if x.endpoint == pair[0]
-            for y in cls.nics
-            if y.endpoint == pair[1]
-        ]
-        if any(_can_ping(x, y) for x, y in nic_pairs):
-            continue
-        warnings.append(PingWarning(pair, tuple(sorted({c.segment for c in shared}, key=segment_key)), _why(pair, nic_pairs, analysis.topology)))
-    return warnings
 
 
 def _why(pair: Pair, nic_pairs: list[tuple[Nic, Nic]], topology: Topology) -> str:

@@ -23,7 +23,7 @@ from sdnlab.model import (
     Nic,
     Topology,
 )
-from sdnlab.problems import Index, Problem, TopologyError, render_path
+from sdnlab.problems import Index, Problem, TopologyError, render_path, show
 from sdnlab.yamlsrc import Located, read_text
 
 TOPOLOGY_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}\Z")
@@ -31,6 +31,8 @@ OBJECT_NAME = re.compile(r"[a-z][a-z0-9-]{0,11}\Z")
 MAC = re.compile(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}\Z", re.IGNORECASE)
 TOP_KEYS = ("name", "description", "nodes", "vlans", "bridges", "endpoints", "links", "controller")
 DEFAULT_NODE = "node1"
+# A lab of 10,000 endpoints is 1.3 MiB; a larger file is a mistake or an attack, and is not read further.
+MAX_FILE_BYTES = 16 * 2**20
 
 
 def load(path: str | Path) -> Topology:
@@ -42,7 +44,12 @@ def read_source(path: str | Path) -> str:
     """The text of a file, or a TopologyError saying plainly why it cannot be had."""
     file = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            # Read one byte past the limit, not the whole file: it may be huge, or endless (/dev/zero).
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise TopologyError([Problem(file, None, None, "", f"is larger than {MAX_FILE_BYTES} bytes, the limit for a topology or scenario file")])
+        return data.decode("utf-8")
     except IsADirectoryError:
         raise TopologyError([Problem(file, None, None, "", "is a directory, not a topology file")]) from None
     except FileNotFoundError:
@@ -84,6 +91,11 @@ def _kind(value: Any) -> str:
     return {dict: "a map", list: "a list", str: "text", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
+def _quoted(value: Any) -> str:
+    """'value' for a plain value, or what it is (a map, a list) for a container, which is never printed."""
+    return show(value) if isinstance(value, (dict, list)) else f"'{show(value)}'"
+
+
 class _Reader:
     """Walks the located tree once, collecting problems instead of stopping."""
 
@@ -108,7 +120,7 @@ class _Reader:
         for key in value:
             if key not in allowed:
                 hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
-                self.error(path + (key,), f"unknown key '{key}'{hint}", at_key=True)
+                self.error(path + (key,), f"unknown key '{show(key)}'{hint}", at_key=True)
 
     def text(self, value: Any, path: tuple, what: str) -> str | None:
         if not isinstance(value, str):
@@ -128,7 +140,7 @@ class _Reader:
             self.error(path, f"{what} must be a whole number from {low} to {high}, not {_kind(value)}")
             return None
         if not low <= value <= high:
-            self.error(path, f"{what} must be from {low} to {high}, not {value}")
+            self.error(path, f"{what} must be from {low} to {high}, not {show(value)}")
             return None
         return value
 
@@ -136,7 +148,7 @@ class _Reader:
         if not isinstance(value, str) or not pattern.match(value):
             self.error(
                 path,
-                f"{what} '{value}' must be 1-{limit} characters of a-z, 0-9 and '-', starting with a letter",
+                f"{what} '{show(value)}' must be 1-{limit} characters of a-z, 0-9 and '-', starting with a letter",
                 at_key=at_key,
             )
             return False
@@ -210,7 +222,7 @@ class _Reader:
         for vid, body in (value or {}).items():
             path = ("vlans", vid)
             if isinstance(vid, bool) or not isinstance(vid, int) or not 1 <= vid <= 4094:
-                self.error(path, f"VLAN id '{vid}' must be a whole number from 1 to 4094", at_key=True)
+                self.error(path, f"VLAN id '{show(vid)}' must be a whole number from 1 to 4094", at_key=True)
                 continue
             body = self.mapping(body, path, f"VLAN {vid}", allow_null=True)
             label = None
@@ -229,8 +241,11 @@ class _Reader:
                 self.error(path, f"{what} needs a 'node': the file has several nodes ({', '.join(nodes)})")
             return None
         node = body["node"]
+        if not isinstance(node, str):
+            self.error(path + ("node",), f"node must be text, not {_kind(node)}")
+            return None
         if node not in nodes:
-            self.error(path + ("node",), f"unknown node '{node}'; nodes are: {', '.join(nodes) or 'none'}")
+            self.error(path + ("node",), f"unknown node '{show(node)}'; nodes are: {', '.join(nodes) or 'none'}")
             return None
         return node
 
@@ -253,7 +268,7 @@ class _Reader:
             if "type" not in body:
                 self.error(path, "missing required key 'type' (ovs or linux)")
             elif kind not in ("ovs", "linux"):
-                self.error(path + ("type",), f"type must be 'ovs' or 'linux', not '{kind}'")
+                self.error(path + ("type",), f"type must be 'ovs' or 'linux', not {_quoted(kind)}")
                 kind = None
             node = self.node_of(body, path, nodes, f"bridge {name}")
             dpid = None
@@ -292,7 +307,7 @@ class _Reader:
             if "type" not in body:
                 self.error(path, "missing required key 'type' (kvm, lxc or host)")
             elif kind not in ENDPOINT_TYPES:
-                self.error(path + ("type",), f"type must be 'kvm', 'lxc' or 'host', not '{kind}'")
+                self.error(path + ("type",), f"type must be 'kvm', 'lxc' or 'host', not {_quoted(kind)}")
                 kind = None
             node = self.node_of(body, path, nodes, f"endpoint {name}")
             nics = self.nics(body, path, name, node, bridges, vlans)
@@ -345,7 +360,7 @@ class _Reader:
         name = nic["bridge"]
         bridge = bridges.get(name) if isinstance(name, str) else None
         if bridge is None:
-            self.error(path + ("bridge",), f"unknown bridge '{name}'")
+            self.error(path + ("bridge",), f"unknown bridge {_quoted(name)}")
             return None
         if node is not None and bridge.node != node:
             self.error(path + ("bridge",), f"bridge {name} is on node {bridge.node}, but this endpoint is on node {node}")
@@ -362,17 +377,17 @@ class _Reader:
 
     def ip(self, value: Any, path: tuple) -> IPv4Interface | None:
         if not isinstance(value, str) or "/" not in value:
-            self.error(path, f"ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not '{value}'")
+            self.error(path, f"ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not {_quoted(value)}")
             return None
         try:
             return IPv4Interface(value)
         except (AddressValueError, NetmaskValueError, ValueError):
-            self.error(path, f"'{value}' is not an IPv4 address with a prefix length, like 10.0.10.11/24")
+            self.error(path, f"'{show(value)}' is not an IPv4 address with a prefix length, like 10.0.10.11/24")
             return None
 
     def mac(self, value: Any, path: tuple) -> str | None:
         if not isinstance(value, str) or not MAC.match(value):
-            self.error(path, f"'{value}' is not a MAC address like 52:54:00:12:34:56")
+            self.error(path, f"{_quoted(value)} is not a MAC address like 52:54:00:12:34:56")
             return None
         mac = value.lower().replace("-", ":")
         if int(mac[:2], 16) & 1:
@@ -425,7 +440,7 @@ class _Reader:
         ok = True
         for j, end in enumerate(ends):
             if not isinstance(end, str) or end not in bridges:
-                self.error(epath + (Index(j),), f"unknown bridge '{end}'")
+                self.error(epath + (Index(j),), f"unknown bridge {_quoted(end)}")
                 ok = False
         if ok and ends[0] == ends[1]:
             self.error(epath, f"a link joins two different bridges, not {ends[0]} to itself")
@@ -484,7 +499,7 @@ class _Reader:
         try:
             return str(ipaddress.ip_address(text))
         except ValueError:
-            self.error(path, f"controller host must be an IPv4 or IPv6 address to listen on, like 127.0.0.1, not '{text}'")
+            self.error(path, f"controller host must be an IPv4 or IPv6 address to listen on, like 127.0.0.1, not '{show(text)}'")
             return None
 
     def unique_addresses(self, raw: Any, endpoints: dict[str, Endpoint]) -> None:

@@ -1,15 +1,30 @@
-"""What `sdnlab check` prints: a summary for people, or the contract JSON."""
+"""What `sdnlab check` prints: a summary for people, or the contract JSON.
+
+Text for people is escaped (`problems.escape`: a file's control characters
+cannot reach the terminal raw) and stays about a screen long whatever the
+lab's size: past the limits below it counts and gives examples instead of
+listing. The JSON stays complete, and is written as it is generated
+(`write_json`), so its cost follows its length.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
-from sdnlab.check import Analysis
+from sdnlab.check import NO_ADDRESS, OTHER_SUBNET, Analysis, PingWarning
 from sdnlab.model import Topology
-from sdnlab.problems import TopologyError
+from sdnlab.problems import TopologyError, escape
 from sdnlab.steps import Step
 
 MATRIX_LIMIT = 40  # past this many endpoints a matrix is unreadable; list groups instead
+NAMES_SHOWN = 12  # endpoint names on one segment or group line of a large lab
+GROUP_LIMIT = 40  # group lines of a large lab
+WARNING_LIMIT = 20  # past this many warnings, counts by kind and examples
+EXAMPLES = 3  # examples of each kind of warning
+PROBLEM_LIMIT = 100  # problems printed for an invalid file (--json lists all)
+_KINDS = {NO_ADDRESS: "an endpoint has no address in the shared segment", OTHER_SUBNET: "their addresses are in different subnets"}
 
 
 def invalid_json(error: TopologyError) -> str:
@@ -18,16 +33,74 @@ def invalid_json(error: TopologyError) -> str:
 
 def invalid_text(error: TopologyError) -> str:
     n = len(error.problems)
-    lines = [str(p) for p in error.problems]
+    lines = [escape(str(p)) for p in error.problems[:PROBLEM_LIMIT]]
+    if n > PROBLEM_LIMIT:
+        lines.append(f"... and {n - PROBLEM_LIMIT} more (sdnlab check --json lists them all)")
     lines.append(f"{n} problem{'s' if n != 1 else ''} found; nothing was changed.")
     return "\n".join(lines)
 
 
 def valid_json(analysis: Analysis) -> str:
-    return json.dumps(analysis.to_json(), indent=2)
+    """The `check --json` text, exactly `json.dumps(analysis.to_json(), indent=2)`."""
+    return "".join(json_chunks(analysis))
+
+
+def write_json(analysis: Analysis, out: TextIO, chunk: int = 1 << 16) -> None:
+    """Write the `check --json` text (and a newline) to `out` as it is generated, in pieces of about `chunk` characters."""
+    buffer: list[str] = []
+    size = 0
+    for piece in json_chunks(analysis):
+        buffer.append(piece)
+        size += len(piece)
+        if size >= chunk:
+            out.write("".join(buffer))
+            buffer, size = [], 0
+    buffer.append("\n")
+    out.write("".join(buffer))
+
+
+def json_chunks(analysis: Analysis) -> Iterator[str]:
+    """`json.dumps(analysis.to_json(), indent=2)` in pieces, without building the object:
+    for 3,000 endpoints in one VLAN that object held 4.5 million pairs and as many warnings.
+    Each name is JSON-encoded once; a pair is then two string joins."""
+    topo = analysis.topology
+    quoted = {name: json.dumps(name) for name in topo.endpoints}
+    yield "{\n"
+    yield f'  "topology": {json.dumps(topo.name)},\n  "valid": true,\n  "errors": [],\n  "warnings": '
+    yield from _json_list(_warning_json(w, quoted) for w in analysis.iter_warnings())
+    yield ',\n  "segments": '
+    yield _indented(json.dumps({str(seg): names for seg, names in analysis.segments.items()}, indent=2), "  ")
+    for key, pairs in (("reachable", analysis.iter_reachable()), ("isolated", analysis.isolated())):
+        yield f',\n  "{key}": '
+        yield from _json_list(f"    [\n      {quoted[a]},\n      {quoted[b]}\n    ]" for a, b in pairs)
+    yield "\n}"
+
+
+def _json_list(items: Iterable[str]) -> Iterator[str]:
+    """A JSON list at the second level of indentation, from items already indented."""
+    first = True
+    for item in items:
+        yield ("[\n" if first else ",\n") + item
+        first = False
+    yield "[]" if first else "\n  ]"
+
+
+def _warning_json(w: PingWarning, quoted: dict[str, str]) -> str:
+    segments = ",\n".join(f"        {json.dumps(str(s))}" for s in w.segments)
+    return (f'    {{\n      "pair": [\n        {quoted[w.pair[0]]},\n        {quoted[w.pair[1]]}\n      ],\n'
+            f'      "segments": ' + (f"[\n{segments}\n      ]" if w.segments else "[]") + f',\n      "message": {json.dumps(w.message)}\n    }}')
+
+
+def _indented(text: str, prefix: str) -> str:
+    return text.replace("\n", "\n" + prefix)
 
 
 def valid_text(analysis: Analysis) -> str:
+    """The summary for people; every line escaped."""
+    return "\n".join(escape(line) for line in _valid_lines(analysis))
+
+
+def _valid_lines(analysis: Analysis) -> list[str]:
     topo = analysis.topology
     nlinks = len(topo.links)
     out = [
@@ -38,25 +111,39 @@ def valid_text(analysis: Analysis) -> str:
         "",
         "Segments",
     ]
-    width = max((len(topo.vlan_label(s)) for s in analysis.segments), default=8)
-    for segment, names in analysis.segments.items():
-        out.append(f"  {topo.vlan_label(segment):<{width}}  {' '.join(names)}")
-    out.append("")
     names = sorted(topo.endpoints)
-    if len(names) <= MATRIX_LIMIT:
+    small = len(names) <= MATRIX_LIMIT
+    width = max((len(topo.vlan_label(s)) for s in analysis.segments), default=8)
+    for segment, members in analysis.segments.items():
+        # A large lab's segment gets its count and the first names, not a line of thousands.
+        shown = " ".join(members) if small else f"{len(members)} endpoint{'s' * (len(members) != 1)}: {_some(members)}"
+        out.append(f"  {topo.vlan_label(segment):<{width}}  {shown}")
+    out.append("")
+    if small:
         out += _matrix(analysis, names)
     else:
         out += _groups(analysis)
-    reachable = len(analysis.reachable())
+    reachable = analysis.reachable_count()
     total = len(names) * (len(names) - 1) // 2
     out.append(f"  {reachable} reachable pair{'s' * (reachable != 1)}, {total - reachable} isolated")
     out.append("")
-    if analysis.warnings:
-        out.append(f"Warnings ({len(analysis.warnings)})")
-        out += [f"  {w.message}" for w in analysis.warnings]
-    else:
+    summary = analysis.warning_summary(EXAMPLES)
+    if not summary.total:
         out.append("Warnings: none")
-    return "\n".join(out)
+    elif summary.total <= WARNING_LIMIT:
+        out.append(f"Warnings ({summary.total})")
+        out += [f"  {w.message}" for w in analysis.iter_warnings()]
+    else:
+        out.append(f"Warnings ({summary.total}; sdnlab check --json lists every one)")
+        for kind in (NO_ADDRESS, OTHER_SUBNET):
+            if summary.counts[kind]:
+                out.append(f"  {summary.counts[kind]} pairs: {_KINDS[kind]}, e.g.")
+                out += [f"    {w.message}" for w in summary.examples[kind]]
+    return out
+
+
+def _some(names: list[str] | tuple[str, ...]) -> str:
+    return " ".join(names[:NAMES_SHOWN]) + (f" ... (+{len(names) - NAMES_SHOWN})" if len(names) > NAMES_SHOWN else "")
 
 
 def _matrix(analysis: Analysis, names: list[str]) -> list[str]:
@@ -77,10 +164,11 @@ def _matrix(analysis: Analysis, names: list[str]) -> list[str]:
 def _groups(analysis: Analysis) -> list[str]:
     topo = analysis.topology
     out = ["Reachability (groups of endpoints that reach each other)"]
-    for cls in analysis.classes:
-        if len(cls.endpoints) > 1:
-            shown = " ".join(cls.endpoints[:12]) + (f" ... (+{len(cls.endpoints) - 12})" if len(cls.endpoints) > 12 else "")
-            out.append(f"  {topo.vlan_label(cls.segment)}: {len(cls.endpoints)} endpoints: {shown}")
+    groups = [cls for cls in analysis.classes if len(cls.endpoints) > 1]
+    for cls in groups[:GROUP_LIMIT]:
+        out.append(f"  {topo.vlan_label(cls.segment)}: {len(cls.endpoints)} endpoints: {_some(cls.endpoints)}")
+    if len(groups) > GROUP_LIMIT:
+        out.append(f"  ... and {len(groups) - GROUP_LIMIT} more groups (sdnlab check --json lists every pair)")
     return out
 
 
@@ -99,7 +187,7 @@ def scenario_text(scenario) -> str:
             probe, good = expects[step.index]
             fmt = lambda pairs: " ".join(f"{a}-{b}" for a, b in pairs) or "none"  # noqa: E731
             out.append(f"      probes {len(probe)} pairs; reachable: {fmt(sorted(good))}; isolated: {fmt([p for p in probe if p not in good])}")
-    return "\n".join(out)
+    return "\n".join(escape(line) for line in out)
 
 
 def scenario_json(scenario) -> str:

@@ -32,7 +32,7 @@ from ipaddress import IPv4Interface
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from sdnlab.model import Topology
-from sdnlab.problems import Index
+from sdnlab.problems import Index, show
 
 if TYPE_CHECKING:  # scenario.py imports this module; LabState is only named in hints here
     from sdnlab.scenario import LabState
@@ -151,12 +151,21 @@ class _LinkStep(Step):
             target.set_link(state.base.links[i].id, up=self.up)
 
 
+def _kind(value: Any) -> str:
+    return "a map" if isinstance(value, dict) else "a list" if isinstance(value, list) else f"'{show(value)}'"
+
+
+def _quoted(value: Any) -> str:
+    """'value' for a plain value; a map or list by its kind, never printed (an alias could make it huge)."""
+    return show(value) if isinstance(value, (dict, list)) else f"'{show(value)}'"
+
+
 def _links(arg: Any, at: ParseContext) -> tuple[int, ...]:
     topo = at.state.base
     if isinstance(arg, str):
         found = tuple(link.index for link in topo.links if link.name == arg)
         if not found:
-            at.error(at.path, f"no link is named '{arg}'")
+            at.error(at.path, f"no link is named '{show(arg)}'")
         return found
     if isinstance(arg, list) and len(arg) == 2 and all(isinstance(b, str) for b in arg):
         for b in arg:
@@ -194,8 +203,9 @@ class _NicStep(Step):
 
     @classmethod
     def parse(cls, arg: Any, at: ParseContext) -> Step | None:
-        if arg not in at.state.base.endpoints:
-            at.error(at.path, f"unknown endpoint '{arg}'")
+        # A list or map is no name (and cannot be looked up in a dict: it is unhashable).
+        if not isinstance(arg, str) or arg not in at.state.base.endpoints:
+            at.error(at.path, f"unknown endpoint {_quoted(arg)}")
             return None
         return cls(index=at.index, line=at.line, endpoint=arg)
 
@@ -246,13 +256,13 @@ class SetTag(Step):
             if key not in ("endpoint", "nic", "tag", "ip"):
                 at.error(path + (key,), f"unknown key '{key}'; expected endpoint, nic, tag, ip", at_key=True)
         name = arg["endpoint"]
-        if name not in topo.endpoints:
-            at.error(path + ("endpoint",), f"unknown endpoint '{name}'")
+        if not isinstance(name, str) or name not in topo.endpoints:
+            at.error(path + ("endpoint",), f"unknown endpoint {_quoted(name)}")
             return None
         index = arg.get("nic", 0)
         nics = topo.endpoints[name].nics
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(nics):
-            at.error(path + ("nic",), f"{name} has NICs 0 to {len(nics) - 1}, not {index}")
+            at.error(path + ("nic",), f"{name} has NICs 0 to {len(nics) - 1}, not {show(index)}")
             return None
         tag = arg["tag"]
         if tag is not None:
@@ -270,7 +280,7 @@ class SetTag(Step):
             except ValueError:
                 ip = None
             if ip is None:
-                at.error(path + ("ip",), f"ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not '{arg['ip']}'")
+                at.error(path + ("ip",), f"ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not {_quoted(arg['ip'])}")
                 return None
             for other, nic_list in state.addressed().items():
                 for nic in nic_list:
@@ -354,14 +364,18 @@ class Expect(Step):
         lists: dict[str, list[Pair]] = {}
         for key in ("reachable", "isolated"):
             lists[key] = []
-            for j, pair in enumerate(arg.get(key) or []):
+            pairs = arg.get(key)
+            if pairs is not None and not isinstance(pairs, list):
+                at.error(path + (key,), f"{key} must be a list of pairs [[A, B], ...], not {_kind(pairs)}")
+                continue
+            for j, pair in enumerate(pairs or []):
                 ppath = path + (key, Index(j))
-                if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1]:
+                if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(p, str) for p in pair) or pair[0] == pair[1]:
                     at.error(ppath, "a pair is two different endpoint names [A, B]")
                     continue
                 unknown = [p for p in pair if p not in state.base.endpoints]
                 if unknown:
-                    at.error(ppath, f"unknown endpoint '{unknown[0]}'")
+                    at.error(ppath, f"unknown endpoint '{show(unknown[0])}'")
                     continue
                 if not state.share_subnet(pair[0], pair[1]):
                     at.error(ppath, f"{pair[0]} and {pair[1]} have no addresses in one subnet at this step, so a probe cannot tell")
