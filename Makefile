@@ -11,7 +11,7 @@ DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         mininet iputils-ping iproute2 ethtool python3-venv python3-pip \
         lxc busybox-static qemu-system-x86 linux-image-amd64 cpio
 
-.PHONY: setup debs ovs demo test lint bench clean notebooks notebooks-html
+.PHONY: setup debs ovs demo test lint bench clean notebooks notebooks-html mutation
 
 setup: debs $(VENV)/.installed ovs
 
@@ -59,6 +59,26 @@ bench: setup ovs
 	$(PY) bench/controller_bench.py
 	$(PY) bench/sim_bench.py
 	$(PY) bench/recovery_bench.py
+
+# Mutation testing of the pure modules (not part of `make test`; configured under [mutmut] in setup.cfg):
+# mutmut runs on a copy of the tree in build/mutation, one worker at low priority, then
+# bench/mutation_collect.py saves every mutant's status to bench/results/mutation-results.json and
+# bench/mutation_report.py writes bench/results/mutation.md from it. Only those two files remain.
+MUTATION := build/mutation
+mutation: setup $(VENV)/.mutation
+	@rm -rf $(MUTATION) && mkdir -p $(MUTATION) bench/results
+	@tar -c --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./mutants --exclude=./notebooks --exclude=__pycache__ \
+		--exclude=.hypothesis --exclude=.pytest_cache --exclude=.ruff_cache --exclude='*.egg-info' . | tar -x -C $(MUTATION)
+	cd $(MUTATION) && start=$$(date +%s) && nice -n 10 ../../$(VENV)/bin/mutmut run --max-children 1 > mutmut.log 2>&1 \
+		|| { tail -c 3000 mutmut.log; exit 1; }; \
+		../../$(PY) ../../bench/mutation_collect.py ../../bench/results/mutation-results.json --seconds $$(( $$(date +%s) - start )) \
+		--command "make mutation (nice -n 10 mutmut run --max-children 1)"
+	$(PY) bench/mutation_report.py
+	@rm -rf $(MUTATION)
+
+$(VENV)/.mutation: setup.cfg constraints.txt | $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[mutation]'
+	@touch $@
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
