@@ -226,7 +226,9 @@ class SimLab:
         deadline = time.monotonic() + timeout
         while any((missing := missing_static(expected, self.dumps())).values()):
             if time.monotonic() > deadline:
-                raise SimError(f"the controller did not install its flows within {timeout:.0f} s (missing: {missing}); its log: {self.controller.log}")
+                tail = "".join(self.controller.log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+                raise SimError(f"the controller did not install its flows within {timeout:.0f} s (missing: {missing}); "
+                               f"its log: {self.controller.log}, ending:\n{tail}")
             time.sleep(0.2)
 
     def ping(self, a: str, b: str, count: int = 1, timeout: float = 1.0) -> bool:
