@@ -73,3 +73,17 @@ endpoints:
 """)
     assert [(w.pair, w.message) for w in analyse(topology).warnings] == [
         (("a", "b"), "a and b are L2-reachable (in 30) but cannot ping: a and b have no address there")]
+
+
+def test_pairs_after_one_that_pings_elsewhere_are_still_looked_at():
+    # a and b ping each other in VLAN 10; in VLAN 30 nobody has an address: a-e and b-e cannot ping.
+    topology = loads("""
+name: later
+vlans: {10: {}, 30: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  a: {type: host, nics: [{bridge: br, tag: 10, ip: 10.1.0.1/24}, {bridge: br, tag: 30}]}
+  b: {type: host, nics: [{bridge: br, tag: 10, ip: 10.1.0.2/24}, {bridge: br, tag: 30}]}
+  e: {type: host, nics: [{bridge: br, tag: 30}]}
+""")
+    assert [w.pair for w in analyse(topology).warnings] == [("a", "e"), ("b", "e")]

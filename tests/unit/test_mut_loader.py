@@ -214,3 +214,51 @@ def test_a_file_that_cannot_be_read_is_one_problem_saying_why(tmp_path):
     assert only(long) == f"{long}: cannot be read: File name too long"
     (tmp_path / "u.yaml").write_text("name: x\ndescription: café\nbridges: {br: {type: ovs}}\n", encoding="utf-8")
     assert load(tmp_path / "u.yaml").description == "café"
+
+
+def test_problems_of_the_yaml_and_of_the_topology_are_reported_together():
+    text = "name: x\nbridges: {a: {type: ovs}, a: {type: linux}}\nendpoints: {h: {type: vm, nics: [{bridge: a}]}}\n"
+    assert problems(text) == [("bridges.a", "duplicate key 'a' (first given on line 2)"),
+                              ("endpoints.h.type", "type must be 'kvm', 'lxc' or 'host', not 'vm'")]
+
+
+def test_every_number_may_be_at_either_end_of_its_range():
+    topo = loads("""
+name: edges
+vlans: {1: {}, 4094: {}}
+bridges: {a: {type: ovs, dpid: 1}, b: {type: ovs, dpid: 18446744073709551615}}
+endpoints:
+  h: {type: host, nics: [{bridge: a, tag: 1}, {bridge: b, tag: 4094}]}
+links: [{between: [a, b], trunks: [1, 4094]}]
+controller: {port: 1, mac_limit: 65535, mac_idle_timeout: 1, packet_in_rate: 1000000}
+""")
+    assert [b.dpid for b in topo.bridges.values()] == [1, 2**64 - 1] and [n.tag for n in topo.nics()] == [1, 4094]
+    assert topo.links[0].trunks == {1, 4094} and (topo.controller.port, topo.controller.mac_limit) == (1, 65535)
+    c = loads(B + "controller: {port: 65535, mac_limit: 1, mac_idle_timeout: 65535, packet_in_rate: 1}\n").controller
+    assert (c.port, c.mac_limit, c.mac_idle_timeout, c.packet_in_rate) == (65535, 1, 65535, 1)
+
+
+@pytest.mark.parametrize(
+    "nics, expected",
+    [("[{bridge: br, mac: '02:00:00:00:00:01', ip: 10.0.0.300/24}]",
+      [("endpoints.h.nics[0].ip", "'10.0.0.300/24' is not an IPv4 address with a prefix length, like 10.0.10.11/24")]),
+     ("[{bridge: br, mac: 'zz', ip: 10.0.0.1/24}]", [("endpoints.h.nics[0].mac", "'zz' is not a MAC address like 52:54:00:12:34:56")]),
+     ("[5, {bridge: br, mac: '02:00:00:00:00:01', ip: 10.0.0.1/24}]", [("endpoints.h.nics[0]", "a NIC must be a map, not a number")]),
+     ("[5, {bridge: zz}]", [("endpoints.h.nics[0]", "a NIC must be a map, not a number"), ("endpoints.h.nics[1].bridge", "unknown bridge 'zz'")])],
+)
+def test_an_endpoint_with_a_bad_nic_is_dropped_whole_so_its_good_nics_clash_with_nothing(nics, expected):
+    # g holds the MAC and the address h's good NICs would clash with, were h kept.
+    text = H + "{type: host, nics: " + nics + "}\n  g: {type: host, nics: [{bridge: br, mac: '02:00:00:00:00:01', ip: 10.0.0.1/24}]}\n"
+    assert problems(text) == sorted(expected)
+
+
+def test_a_bridge_named_by_a_list_is_an_unknown_bridge():
+    assert [path for path, _ in problems(H + "{type: host, nics: [{bridge: [br]}]}\n")] == ["endpoints.h.nics[0].bridge"]
+
+
+def test_a_bad_name_value_is_reported_at_the_value_and_its_object_is_dropped():
+    with pytest.raises(TopologyError) as caught:
+        loads("name: Lab\nbridges:\n  br: {type: ovs}\nlinks: []\n", "lab.yaml")
+    assert [(p.path, p.line, p.column) for p in caught.value.problems] == [("name", 1, 7)]
+    assert problems("name: x\nbridges: {Br: {type: ovs}}\nendpoints: {h: {type: host, nics: [{bridge: Br}]}}\n") == [
+        ("bridges.Br", "bridge name 'Br' " + NAME_RULE.format(12)), ("endpoints.h.nics[0].bridge", "unknown bridge 'Br'")]
