@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from controller import app as app_module
 from controller import lldp
 from controller.core import Core
 from controller.flows import FORWARD, LEARN, VID_NONE, VID_PRESENT
@@ -18,7 +17,7 @@ from controller.oftable import Frame
 from controller.simlab import SimulatedLab
 from controller.state import Binding, PortPlan
 from sdnlab import TopologyError, loads
-from tests.unit.test_controller_settings import session
+from tests.unit.conftest import session
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ARP = 0x0806
@@ -186,33 +185,6 @@ def test_untagged_is_refused_on_a_link_that_does_not_carry_it():
 
 
 # -- LLDP: metered, reports bounded ----------------------------------------------
-
-
-class NoOvsdb:
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-@pytest.fixture
-def make_app(monkeypatch):
-    monkeypatch.setattr(app_module, "OvsdbWatcher", NoOvsdb)
-    monkeypatch.setattr(app_module, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # no refill between packet-ins
-    made = []
-
-    def make(topology):
-        monkeypatch.setattr(app_module.SdnlabApp, "topology", topology)
-        made.append(app_module.SdnlabApp())
-        return made[-1]
-
-    yield make
-    for app in made:
-        app.close()
 
 
 def test_forged_lldp_is_metered_and_its_reports_are_bounded(make_app):
