@@ -5,10 +5,9 @@ the tree, build/mutation/), with the venv's Python, which has mutmut:
 
     cd build/mutation && ../../.venv/bin/python ../../bench/mutation_collect.py OUT.json --seconds N --command "..."
 
-It writes every mutant's status, the first test that failed with it (recorded
-by tests/mutation_plugin.py, which runs tests/unit/test_mut_*.py last), and the
-diff mutmut shows for each mutant that was not killed or was killed only by a
-test_mut_* test, to OUT.json. The report is made from that file
+It writes every mutant's status, the first test that failed with it when that
+is one of tests/unit/test_mut_*.py (recorded by tests/mutation_plugin.py), and
+the diff mutmut shows for each mutant that was not killed, to OUT.json. The report is made from that file
 alone, so it can be written again (say, after editing
 bench/mutation_equivalent.txt) without running mutmut again.
 """
@@ -57,9 +56,9 @@ def collect(seconds: float | None, command: str) -> dict:
         for name, exit_code in meta["exit_code_by_key"].items():
             status = status_by_exit_code[exit_code]
             entry = {"file": str(source), "status": status}
-            if name in killed_by:
+            if "/test_mut_" in killed_by.get(name, ""):  # the report names these tests (the others would only make the file big)
                 entry["killed_by"] = killed_by[name]
-            if status != "killed" or "/test_mut_" in entry.get("killed_by", ""):
+            if status != "killed":
                 entry["diff"] = get_diff_for_mutant(name, path=source)
             mutants[name] = entry
     return {
@@ -81,8 +80,12 @@ def main() -> None:
     args = parser.parse_args()
     data = collect(args.seconds, args.command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {args.out}: {len(data['mutants'])} mutants")
+    # One mutant a line, so that two runs' files compare line by line.
+    mutants = data.pop("mutants")
+    head = json.dumps(data, indent=1, sort_keys=True)[:-2]
+    lines = [f"  {json.dumps(name, ensure_ascii=False)}: {json.dumps(m, sort_keys=True, ensure_ascii=False)}" for name, m in sorted(mutants.items())]
+    args.out.write_text(head + ',\n "mutants": {\n' + ",\n".join(lines) + "\n }\n}\n")
+    print(f"wrote {args.out}: {len(mutants)} mutants")
 
 
 if __name__ == "__main__":

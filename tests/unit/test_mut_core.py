@@ -78,7 +78,9 @@ def test_when_the_trees_move_what_was_learned_behind_links_is_relearned(caplog):
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("flood trees")] == [
         "flood trees: {'10': ['l23', 'l31'], '20': ['l23', 'l31'], 'untagged': ['l23', 'l31']}"]
     for bridge in ("br1", "br2", "br3"):
-        assert not [e for e in lab.core.macs[bridge].entries.values() if e.port in lab.core.resolved[bridge].links], bridge
+        resolved = lab.core.resolved[bridge]
+        assert not [e for e in lab.core.macs[bridge].entries.values() if e.port in resolved.links], bridge
+        assert {e.port for e in lab.core.macs[bridge].entries.values()} <= set(resolved.nics), bridge  # nothing on the port that went down
     h1 = lab.topology.endpoints["h1"].nics[0].mac
     assert lab.send("h1.0", Frame(h1, BROADCAST)) == {"h2.0", "h3.0"}
 
@@ -98,3 +100,22 @@ def test_a_reconnecting_switch_keeps_agreeing_learned_flows_and_deletes_the_rest
     assert sorted(mods, key=repr) == sorted([FlowMod("delete_strict", a1_source), FlowMod("delete_strict", moved), FlowMod("add", static)], key=repr)
     # every NIC sent a frame in learned_lab: all but a1 are kept, as of the reconnection
     assert {k[1]: e.since for k, e in core.macs["vmbr0"].entries.items()} == {n.mac: 9.0 for n in lab.topology.nics() if n.id != a1.id}
+
+
+def test_a_reload_that_readdresses_an_unguarded_nic_forgets_it_and_changes_no_static_flow():
+    text = """
+name: readdress
+vlans: {10: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  a: {type: host, nics: [{bridge: br, tag: 10, ip: 10.0.0.1/24, port_security: false}]}
+  b: {type: host, nics: [{bridge: br, tag: 10, ip: 10.0.0.2/24}]}
+"""
+    lab = SimulatedLab(loads(text))
+    for nic in lab.topology.nics():
+        lab.send(nic.id, Frame(nic.mac, BROADCAST))
+    a = lab.topology.endpoints["a"].nics[0]
+    learned = sorted((f for f in lab.flows("br") if f.cookie == COOKIE_LEARNED and a.mac in (f.fields.get("eth_src"), f.fields.get("eth_dst"))), key=repr)
+    assert len(learned) == 2
+    mods = lab.core.reload(loads(text.replace("10.0.0.1/24, port_security", "10.0.0.9/24, port_security")))
+    assert list(mods) == ["br"] and sorted(mods["br"], key=repr) == [FlowMod("delete_strict", f) for f in learned]

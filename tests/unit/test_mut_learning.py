@@ -112,3 +112,10 @@ def test_adopt_keeps_what_a_switch_still_holds_and_deletes_what_it_cannot_keep()
     assert sorted(mods, key=repr) == sorted((FlowMod("delete_strict", f) for f in disagree + over), key=repr)
     assert {k: (e.port, e.since) for k, e in table.entries.items()} == {(V10, A): (1, 3.0), (V20, A): (4, 3.0), (V20, B): (5, 3.0)}
     assert table.adopt(agree, now=4.0) == [FlowMod("delete_strict", f) for f in agree]  # already known: its flows go
+
+
+def test_adopt_counts_each_vlan_of_a_port_apart():
+    table = MacTable(limit=1)
+    flows = [learned(LEARN, V10, 1, A), learned(FORWARD, V10, 1, A), learned(LEARN, V20, 1, B), learned(FORWARD, V20, 1, B)]
+    assert table.adopt(flows, now=0) == []
+    assert set(table.entries) == {(V10, A), (V20, B)}

@@ -262,3 +262,41 @@ def test_a_bad_name_value_is_reported_at_the_value_and_its_object_is_dropped():
     assert [(p.path, p.line, p.column) for p in caught.value.problems] == [("name", 1, 7)]
     assert problems("name: x\nbridges: {Br: {type: ovs}}\nendpoints: {h: {type: host, nics: [{bridge: Br}]}}\n") == [
         ("bridges.Br", "bridge name 'Br' " + NAME_RULE.format(12)), ("endpoints.h.nics[0].bridge", "unknown bridge 'Br'")]
+
+
+DUP = "\n  g: {type: host, nics: [{bridge: br, mac: '02:00:00:00:00:01'}]}\n"  # holds the MAC a kept NIC of h would clash with
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [(H + "{type: host, nics: [{bridge: br, tag: 30, mac: '02:00:00:00:00:01'}]}" + DUP,
+      [("endpoints.h.nics[0].tag", "VLAN 30 is not declared under 'vlans' (declared: none)")]),
+     (H + "{type: host, nics: [{bridge: br, tag: 30}, {bridge: br, mac: '02:00:00:00:00:01'}]}" + DUP,
+      [("endpoints.h.nics[0].tag", "VLAN 30 is not declared under 'vlans' (declared: none)")]),
+     (H + "{type: host, nics: [{bridge: br, ip: 10.0.0.300/24}, {bridge: br, mac: '02:00:00:00:00:01'}]}" + DUP,
+      [("endpoints.h.nics[0].ip", "'10.0.0.300/24' is not an IPv4 address with a prefix length, like 10.0.10.11/24")]),
+     (H + "{type: host, nics: [{bridge: br, tag: 30}, {bridge: zz}]}\n",
+      [("endpoints.h.nics[0].tag", "VLAN 30 is not declared under 'vlans' (declared: none)"), ("endpoints.h.nics[1].bridge", "unknown bridge 'zz'")]),
+     (H + "{type: host, nics: [{bridge: br, ip: 10.0.0.1}, {bridge: zz}]}\n",
+      [("endpoints.h.nics[0].ip", "ip must be an IPv4 address with a prefix length, like 10.0.10.11/24, not '10.0.0.1'"),
+       ("endpoints.h.nics[1].bridge", "unknown bridge 'zz'")]),
+     ("name: x\nbridges: {br: {node: node1}}\nendpoints: {h: {type: host, nics: [{bridge: br}]}}\n",
+      [("bridges.br", "missing required key 'type' (ovs or linux)"), ("endpoints.h.nics[0].bridge", "unknown bridge 'br'")]),
+     ("name: x\nbridges: {a: 5, b: {type: vpp}}\n", [("bridges.a", "bridge a must be a map, not a number"), ("bridges.b.type", "type must be 'ovs' or 'linux', not 'vpp'")]),
+     (B + "endpoints: {h: 5, g: {type: vm, nics: [{bridge: br}]}}\n",
+      [("endpoints.g.type", "type must be 'kvm', 'lxc' or 'host', not 'vm'"), ("endpoints.h", "endpoint h must be a map, not a number")]),
+     ("name: x\nnodes: {p: {}, q: {}}\nbridges: {br: {type: ovs, node: p}}\nendpoints: {h: {type: host, nics: [{bridge: br}]}}\n",
+      [("endpoints.h", "endpoint h needs a 'node': the file has several nodes (p, q)")]),
+     (AB + "links: [5, {between: [a]}]\n", [("links[0]", "a link must be a map, not a number"), ("links[1].between", "between must list exactly two bridge names")]),
+     ("name: x\nnodes: {PVE: {}, p: {}}\nbridges: {br: {type: ovs, node: p}}\n", [("nodes.PVE", "node name 'PVE' " + NAME_RULE.format(32))])],
+)
+def test_each_bad_object_is_dropped_alone_and_every_one_is_reported(text, expected):
+    assert problems(text) == sorted(expected)
+
+
+def test_empty_and_null_bodies_and_omitted_values():
+    topo = loads("name: x\nnodes: {p: ~}\nvlans: {10: ~}\nbridges: {br: {type: ovs}, lx: {type: linux}}\nlinks: [{between: [br, lx]}]\n")
+    assert topo.nodes == ("p",) and topo.vlans == {10: None} and topo.description == ""
+    assert topo.bridges["br"].vlan_aware is True and topo.bridges["lx"].vlan_aware is False  # OVS bridges are always VLAN-aware
+    assert topo.links[0].name is None and topo.links[0].id == "link0"
+    assert loads('name: x\ndescription: ""\nbridges: {br: {type: ovs}}\n').description == ""
