@@ -69,6 +69,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
         self.refused_sessions = 0
+        self.probes: dict[str, tuple[object, float]] = {}  # bridge -> (its session, when an echo was sent to it)
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
         self.warned: set[str] = set()
@@ -126,6 +127,12 @@ class SdnlabApp(app_manager.OSKenApp):
                             bridge, dp.id, _peer(dp), _peer(live))
                 self.refused_sessions += 1
                 dp.close()
+                # The switch itself reconnects only when its own session died, which os-ken may not have
+                # noticed yet: ask the live session for an echo; if it stays silent, _tick closes it, so
+                # the switch's next attempt gets in, while an impostor never displaces a session that answers.
+                if bridge not in self.probes:
+                    self.probes[bridge] = (live, time.monotonic())
+                    live.send_msg(live.ofproto_parser.OFPEchoRequest(live, data=b"sdnlab-liveness"))
                 return
             LOG.info("switch %s (dpid %#x) connected from %s", bridge, dp.id, _peer(dp))
             self.datapaths[bridge] = dp
@@ -133,6 +140,24 @@ class SdnlabApp(app_manager.OSKenApp):
         parser, ofp = dp.ofproto_parser, dp.ofproto
         dp.send_msg(parser.OFPPortDescStatsRequest(dp, 0))
         dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, COOKIE_BASE, COOKIE_MASK))
+
+    @set_ev_cls(ofp_event.EventOFPEchoReply, [MAIN_DISPATCHER, CONFIG_DISPATCHER])
+    def _echo_reply(self, ev) -> None:
+        with self.lock:
+            bridge = self._session(ev.msg.datapath)
+            if bridge is not None:
+                self.probes.pop(bridge, None)  # alive: it keeps its place
+
+    def _close_silent_sessions(self, now: float, patience: float = 2.0) -> None:
+        """Close a live session that did not answer the echo sent when another session claimed its bridge."""
+        for bridge, (dp, sent) in list(self.probes.items()):
+            if self.datapaths.get(bridge) is not dp:
+                del self.probes[bridge]
+            elif now - sent > patience:
+                del self.probes[bridge]
+                LOG.warning("%s: the session from %s did not answer an echo in %.0f s: closed, so the switch can reconnect",
+                            bridge, _peer(dp), patience)
+                dp.close()
 
     def _session(self, dp) -> str | None:
         """The bridge `dp` is the current session of, or None: a message on any other session is not acted on."""
@@ -307,6 +332,7 @@ class SdnlabApp(app_manager.OSKenApp):
         while not self.stopping.wait(LLDP_INTERVAL):
             now = time.monotonic()
             with self.lock:
+                self._close_silent_sessions(now)
                 for bridge in list(self.ports):
                     self._send_lldp(bridge)
                 rounds += 1

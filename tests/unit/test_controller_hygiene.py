@@ -87,3 +87,21 @@ def test_a_tls_directory_must_hold_all_three_files(tmp_path):
     (tmp_path / TLS_CERT).write_text("cert")
     (tmp_path / TLS_CA).write_text("ca")
     assert Tls.from_dir(tmp_path).ca == tmp_path / TLS_CA
+
+
+def test_a_live_session_that_does_not_answer_an_echo_is_closed_one_that_answers_stays(tmp_path, make_app):
+    """A second session for a connected bridge is refused, and the live one is asked for an echo: a session the
+    switch itself already dropped (os-ken has not noticed) must not keep the switch out forever."""
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: x\nbridges: {b: {type: ovs}, c: {type: ovs}}\n")
+    app = make_app(loads(lab.read_text(), str(lab)))
+    closed = []
+    silent = SimpleNamespace(id=app.topology.bridges["b"].dpid, close=lambda: closed.append("b"))
+    answering = SimpleNamespace(id=app.topology.bridges["c"].dpid, close=lambda: closed.append("c"))
+    app.datapaths.update(b=silent, c=answering)
+    app.probes.update(b=(silent, 100.0), c=(answering, 100.0))
+    app._echo_reply(SimpleNamespace(msg=SimpleNamespace(datapath=answering)))
+    app._close_silent_sessions(now=101.0)
+    assert closed == []  # within its patience
+    app._close_silent_sessions(now=103.0)
+    assert closed == ["b"] and app.probes == {}
