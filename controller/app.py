@@ -68,7 +68,6 @@ class SdnlabApp(app_manager.OSKenApp):
         self.bindings: Snapshot = {}
         self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
-        self.refused_sessions = 0
         self.probes: dict[str, tuple[object, float]] = {}  # bridge -> (its session, when an echo was sent to it)
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
@@ -125,7 +124,6 @@ class SdnlabApp(app_manager.OSKenApp):
                 # or a stale copy; it never replaces the live session (the real switch would be orphaned).
                 LOG.warning("%s: refused a second OpenFlow session for dpid %#x from %s; the connected one (%s) stays",
                             bridge, dp.id, _peer(dp), _peer(live))
-                self.refused_sessions += 1
                 dp.close()
                 # The switch itself reconnects only when its own session died, which os-ken may not have
                 # noticed yet: ask the live session for an echo; if it stays silent, _tick closes it, so
