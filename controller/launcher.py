@@ -56,27 +56,60 @@ def check_listen(host: str, tls: Tls | None, insecure: bool) -> None:
                               "give --tls-dir DIR, or --insecure to force plain TCP")
 
 
-def check_port_free(host: str, port: int) -> None:
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on host:port (0: any free port) before os-ken starts: the socket is ours from the
+    first instant, so no other process can hold the port we then report to whoever started us."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ControllerError(f"cannot listen on {host}:{port}: {exc.strerror} (is another controller running?)") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # A restarted controller must rebind past TIME_WAIT; without SO_REUSEPORT two listeners still cannot share it.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ControllerError(f"cannot listen on {host}:{port}: {exc.strerror} (is another controller running?)") from None
+    return sock
+
+
+def _serve_on(sock: socket.socket) -> None:
+    """Make os-ken's OpenFlow listener accept on `sock` instead of binding a socket of its own.
+
+    os-ken has no option for an inherited socket; its OpenFlowController builds a
+    `hub.StreamServer`, which calls `hub.listen`: our subclass hands it `sock`."""
+    from os_ken.controller import controller as ofp_controller
+    from os_ken.lib import hub
+
+    class BoundStreamServer(hub.StreamServer):
+        def __init__(self, listen_info, handle=None, backlog=None, spawn="default", **ssl_args):
+            original = hub.listen
+            hub.listen = lambda *_args, **_kwargs: sock
+            try:
+                super().__init__(listen_info, handle, backlog, spawn, **ssl_args)
+            finally:
+                hub.listen = original
+
+    ofp_controller.StreamServer = BoundStreamServer
+
+
+def report_port(fd: int, port: int) -> None:
+    """Tell the process that started us which port we hold, on the pipe it gave us, and close it."""
+    with os.fdopen(fd, "w") as out:
+        out.write(f"{port}\n")
 
 
 def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False,
-        tls_dir: str | Path | None = None, insecure: bool = False) -> int:
+        tls_dir: str | Path | None = None, insecure: bool = False, ready_fd: int | None = None) -> int:
     """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file.
 
     With `tls_dir`, only switches with a certificate from its CA are served
     (mutual TLS); without it, plain TCP, said loudly, and only on loopback
-    unless `insecure`."""
+    unless `insecure`. Port 0 takes any free port; with `ready_fd`, the port
+    held is written there once the controller accepts connections."""
     from controller.app import SdnlabApp
 
     host = host or topology.controller.host
-    port = port or topology.controller.port
+    port = topology.controller.port if port is None else port
     tls = Tls.from_dir(tls_dir) if tls_dir else None
     check_listen(host, tls, insecure)
 
@@ -96,11 +129,11 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
             app.reload(changed)
 
     return serve(["controller.app"], host, port, verbose, f"controller for {topology.name}", on_hangup=reload, tls=tls,
-                 warn_plain=True)
+                 warn_plain=True, ready_fd=ready_fd)
 
 
 def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken", on_hangup=None,
-          tls: Tls | None = None, warn_plain: bool = False) -> int:
+          tls: Tls | None = None, warn_plain: bool = False, ready_fd: int | None = None) -> int:
     """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM.
     SIGHUP calls `on_hangup(app_manager)` from the main thread. With `tls`,
     OpenFlow over TLS with client certificates required (os-ken's own SSL
@@ -108,7 +141,15 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("os_ken", "ovsdb", "ovs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    check_port_free(host, port)
+    # Before the socket exists: whoever sees it accept may signal us, and must get a clean stop.
+    stop = threading.Event()
+    hangup = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: hangup.set())
+    sock = listen_socket(host, port)
+    port = sock.getsockname()[1]
+    _serve_on(sock)
 
     from os_ken import cfg
     from os_ken.base import app_manager  # importing it registers the ofp-* options
@@ -125,16 +166,12 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
         LOG.warning("NO TLS: OpenFlow on %s:%d is plain TCP, and any local process can connect claiming to be a switch; "
                     "run with --tls-dir (sdnlab sim and sdnlab up do)", host, port)
 
-    stop = threading.Event()
-    hangup = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: hangup.set())
-
     manager = app_manager.AppManager.get_instance()
     manager.load_apps(apps)
     manager.instantiate_apps(**manager.create_contexts())
     LOG.info("%s listening on %s:%d (OpenFlow 1.3%s)", what, host, port, " over TLS, switch certificates required" if tls else "")
+    if ready_fd is not None:
+        report_port(ready_fd, port)
     while not stop.wait(0.05):
         if hangup.is_set():
             hangup.clear()

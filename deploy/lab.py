@@ -206,8 +206,10 @@ def _build(lab: Lab, tls: bool) -> None:
             channel = secure_channel(api, channel_id(topology.name), state.directory / "tls")
     controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", tls=channel)
     pid = controller.spawn()
-    state.add(kind="process", pid=pid, started=process_start(pid), what="controller", port=controller.port, log=str(controller.log))
+    state.add(kind="process", pid=pid, started=process_start(pid), what="controller", log=str(controller.log))
     controller.wait()
+    state.objects[-1]["port"] = controller.port  # the port it reported holding: known only now
+    state.save()
     say(f"controller listening on 127.0.0.1:{controller.port} ({'TLS, switch and controller certificates checked' if tls else 'plain TCP: NO TLS'}; "
         f"log: {controller.log})")
 

@@ -4,13 +4,16 @@ spawn, await, stop.
 The simulator and the real deployment both run `sdnlab controller FILE` next
 to the lab they build; the OVS bridges connect to it on loopback, over TLS
 with both ends authenticated (host/pki.py) unless a lab is built with
-`tls=False`. Waiting for it to listen completes a TLS handshake as a switch
-would, so a process that took the port first is never taken for it.
+`tls=False`. The controller binds its own socket and writes the port it
+holds on a pipe we gave it: the port comes from it alone, so a process that
+grabs a port we guessed can never be taken for it. With TLS, waiting also
+completes a handshake as a switch would.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import ssl
@@ -103,17 +106,45 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20, tls: 
     return f"the controller did not listen on port {port} within {timeout:.0f} s"
 
 
+def read_port(fd: int, proc: subprocess.Popen, timeout: float = 20) -> tuple[int | None, str | None]:
+    """The port the controller `proc` reports on the pipe `fd` once it listens: (port, None), or (None, why not)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, f"the controller did not report listening within {timeout:.0f} s"
+        if not select.select([fd], [], [], left)[0]:
+            continue
+        chunk = os.read(fd, 64)
+        if not chunk:  # it closed the pipe, or exited, without a port
+            try:
+                proc.wait(2)
+            except subprocess.TimeoutExpired:
+                return None, "the controller closed its report pipe without a port"
+            return None, f"the controller exited at start (status {proc.returncode})"
+        data += chunk
+    line = data.split(b"\n", 1)[0]
+    if not line.isdigit() or not 0 < int(line) < 65536:
+        return None, f"the controller reported {line[:40]!r}, not a port"
+    return int(line), None
+
+
 class ControllerProcess:
-    """`sdnlab controller FILE --port PORT` in its own session, its output in `log`."""
+    """`sdnlab controller FILE --port PORT` in its own session, its output in `log`.
+
+    Without a port it takes any free one, and `port` is what it reported once
+    it listens; a restart asks for that same port again (the bridges point at it)."""
 
     def __init__(self, topology_file: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None,
                  tls: ChannelTls | None = None):
         self.file = Path(topology_file)
         self.log = Path(log)
-        self.port = port or free_port()
+        self.port = port or 0
         self.env = env or {}
         self.tls = tls
         self.proc: subprocess.Popen | None = None
+        self._report: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -131,20 +162,41 @@ class ControllerProcess:
 
     def spawn(self) -> int:
         """Start the process (in its own session, so a terminal's Ctrl-C goes to our caller alone); its pid."""
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("w") as out:
-            tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port), *tls],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
-            )
+        self.log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Never through a link planted at the log's name, and readable by root alone.
+        fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        report, write_end = os.pipe()
+        try:
+            with os.fdopen(fd, "w") as out:
+                tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port),
+                     "--ready-fd", str(write_end), *tls],
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
+                    pass_fds=(write_end,),
+                )
+        except BaseException:
+            os.close(report)
+            raise
+        finally:
+            os.close(write_end)  # the child's copy is the only writer: EOF tells us it is gone
+        self._report = report
         return self.proc.pid
 
     def wait(self, timeout: float = 20) -> None:
         """Until it listens; HostError (naming the log) if it exits or does not listen in time."""
-        why = wait_listening(self.port, self.proc, timeout, self.tls.switch_context() if self.tls else None)
+        try:
+            port, why = read_port(self._report, self.proc, timeout)
+        finally:
+            os.close(self._report)
+            self._report = None
+        if why is None and self.port and port != self.port:
+            why = f"the controller reported port {port}, not the {self.port} it was asked for"
+        if why is None and self.tls:
+            why = wait_listening(port, self.proc, timeout, self.tls.switch_context())
         if why:
             raise HostError(f"{why}; its log: {self.log}")
+        self.port = port
 
     def reload(self) -> None:
         """SIGHUP: the controller reads its file again."""
@@ -152,6 +204,9 @@ class ControllerProcess:
             os.kill(self.proc.pid, signal.SIGHUP)
 
     def stop(self) -> None:
+        if self._report is not None:
+            os.close(self._report)
+            self._report = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

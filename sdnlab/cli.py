@@ -93,10 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     ctl = sub.add_parser("controller", help="run the OpenFlow 1.3 controller for a topology's OVS bridges")
     ctl.add_argument("file", type=Path)
     ctl.add_argument("--host", help="address to listen on (default: the file's controller.host, else 127.0.0.1)")
-    ctl.add_argument("--port", type=int, help="TCP port (default: the file's controller.port, else 6653)")
+    ctl.add_argument("--port", type=int, help="TCP port, 0 for any free one (default: the file's controller.port, else 6653)")
     ctl.add_argument("-v", "--verbose", action="store_true", help="log every flow-mod batch and learned MAC")
     ctl.add_argument("--tls-dir", type=Path, metavar="DIR",
                      help="OpenFlow over TLS: DIR holds controller.key, controller.crt and switch-ca.crt (switches must present a certificate from it)")
+    ctl.add_argument("--ready-fd", type=int, metavar="FD",
+                     help="when listening, write the port held to this inherited file descriptor and close it (for the process that started it)")
     ctl.add_argument("--insecure", action="store_true", help="allow plain TCP on an address other than loopback (anyone reaching it can act as a switch)")
     ctl.set_defaults(run=_controller)
     return parser
@@ -226,7 +228,7 @@ def _controller(args: argparse.Namespace) -> int:
 
     topology = load(args.file)
     try:
-        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure)
+        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure, args.ready_fd)
     except ControllerError as exc:
         print(f"sdnlab controller: {exc}", file=sys.stderr)
         return EXIT_FAILED

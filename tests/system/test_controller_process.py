@@ -60,3 +60,38 @@ def test_bad_topology_is_refused_before_listening(tmp_path):
     bad.write_text("name: x\nbridges: {}\n")
     out = subprocess.run([SDNLAB, "controller", str(bad)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "at least one bridge" in out.stderr
+
+
+def test_a_process_holding_the_asked_port_is_never_taken_for_the_controller(tmp_path):
+    """The squatting attack: before, a port picked and released could be taken by anyone, and any listener
+    there was accepted as the lab's controller. Now the controller binds it and reports it, or fails."""
+    from host.control import ControllerProcess
+    from host.errors import HostError
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        ctl = ControllerProcess(TOPOLOGIES / "two-nodes.yaml", tmp_path / "controller.log", port=port)
+        try:
+            with pytest.raises(HostError, match="exited at start"):
+                ctl.start(timeout=20)
+        finally:
+            ctl.stop()
+    assert f"cannot listen on 127.0.0.1:{port}" in (tmp_path / "controller.log").read_text()
+
+
+def test_it_reports_the_port_it_holds_and_keeps_it_across_a_restart(tmp_path):
+    from host.control import ControllerProcess
+
+    ctl = ControllerProcess(TOPOLOGIES / "two-nodes.yaml", tmp_path / "controller.log")
+    try:
+        ctl.start(timeout=20)
+        port = ctl.port
+        with socket.socket() as s, pytest.raises(OSError):
+            s.bind(("127.0.0.1", port))  # held, and by our controller:
+        assert f"listening on 127.0.0.1:{port}" in (tmp_path / "controller.log").read_text()
+        ctl.restart(timeout=20)
+        assert ctl.port == port
+    finally:
+        ctl.stop()

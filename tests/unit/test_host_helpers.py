@@ -232,3 +232,51 @@ def test_a_recorded_pid_is_signalled_only_while_it_is_the_same_controller():
     assert not running_controller(me, "/nowhere.yaml")  # alive, but not an sdnlab controller for that file
     assert not running_controller(2**22 + 7, "/x.yaml")  # no such process
     assert process_start(2**22 + 7) is None
+
+
+
+def _reporter(script: str):
+    """A child that runs `script` (Python, with `fd` the report pipe), as `sdnlab controller --ready-fd` would write."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", f"import os, sys, time; fd = {write_end}; {script}"], pass_fds=(write_end,))
+    os.close(write_end)
+    return read_end, proc
+
+
+@pytest.mark.parametrize(("script", "port", "why"), [
+    ("os.write(fd, b'40123\\n'); time.sleep(0.2)", 40123, None),
+    ("os.write(fd, b'40'); time.sleep(0.1); os.write(fd, b'124\\n')", 40124, None),  # a report split over two writes
+    ("sys.exit(3)", None, "the controller exited at start (status 3)"),
+    ("os.write(fd, b'hello\\n')", None, "the controller reported b'hello', not a port"),
+    ("os.write(fd, b'0\\n')", None, "the controller reported b'0', not a port"),
+])
+def test_the_port_comes_from_the_controllers_own_report(script, port, why):
+    import os
+
+    from host.control import read_port
+
+    fd, proc = _reporter(script)
+    try:
+        assert read_port(fd, proc, timeout=5) == (port, why)
+    finally:
+        os.close(fd)
+        proc.wait()
+
+
+def test_a_controller_that_never_reports_is_not_waited_for_forever():
+    import os
+
+    from host.control import read_port
+
+    fd, proc = _reporter("time.sleep(5)")
+    try:
+        port, why = read_port(fd, proc, timeout=0.3)
+        assert port is None and why == "the controller did not report listening within 0 s"
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(fd)
