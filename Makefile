@@ -11,9 +11,9 @@ DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         mininet iputils-ping iproute2 ethtool python3-venv python3-pip \
         lxc busybox-static qemu-system-x86 linux-image-amd64 cpio
 
-.PHONY: setup debs ovs demo test lint bench clean notebooks notebooks-html mutation
+.PHONY: setup debs ovs hostids demo test lint bench clean notebooks notebooks-html mutation
 
-setup: debs $(VENV)/.installed ovs
+setup: debs $(VENV)/.installed ovs hostids
 
 debs:
 	@scripts/install-debs $(DEBS)
@@ -27,6 +27,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | debs
 
 ovs: debs
 	@scripts/start-ovs
+
+# The id range root's unprivileged LXC containers map to (see scripts/container-ids).
+hostids:
+	@scripts/container-ids
 
 demo: setup
 	@mkdir -p build

@@ -1,22 +1,36 @@
 """LXC containers with LXC's own tools, from the offline busybox template.
 
-Each NIC is a veth made beforehand (so the host side can be bound in OVSDB
-first) whose container side LXC moves in as a `phys` interface, renamed ethN.
+Containers are unprivileged, as Proxmox makes them by default: root inside is
+a host uid from root's /etc/subuid range, with LXC's common seccomp policy and
+the capabilities a lab endpoint never needs dropped. Each NIC is a veth made
+beforehand (so the host side can be bound in OVSDB first) whose container side
+LXC moves in as a `phys` interface, renamed ethN.
+
+The container's own init configures its addresses and then writes a marker
+file: that, not LXC's RUNNING state, is when it is ready. (The template's
+init ran a DHCP client whose first act is to flush eth0's addresses, racing
+an address set from outside: a lab built on a loaded machine then lost it.)
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deploy.endpoint import EndpointDriver
+from host.preflight import container_ids
 from sdnlab.model import Endpoint
 
 if TYPE_CHECKING:
     from deploy.lab import Lab
 
 LXC_PATH = Path("/var/lib/lxc")
+READY = "sdnlab-ready"  # written at the root of the container's filesystem by its init, last
+# Beyond what the template drops: nothing a lab endpoint does needs them, and root inside should have no way to them.
+CAP_DROP = "sys_admin mknod sys_rawio sys_boot sys_ptrace sys_module sys_time mac_admin mac_override"
 
 
 class ContainerError(Exception):
@@ -30,24 +44,63 @@ def _run(*args: str, timeout: float = 60) -> str:
     return out.stdout
 
 
-def create(name: str, nics: list[tuple[str, str]]) -> None:
-    """A busybox container whose NICs are the given (host interface to move in, MAC) pairs, in order."""
-    _run("lxc-create", "-n", name, "-t", "busybox", timeout=120)
+def base_config(first_id: int) -> str:
+    """What `lxc-create` is given, so that the template builds a rootfs owned by the mapped ids."""
+    return "\n".join([
+        "lxc.include = /usr/share/lxc/config/common.conf",  # LXC's seccomp policy and device rules
+        "lxc.include = /usr/share/lxc/config/userns.conf",
+        f"lxc.idmap = u 0 {first_id} 65536",
+        f"lxc.idmap = g 0 {first_id} 65536",
+    ]) + "\n"
+
+
+def nic_config(nics: list[tuple[str, str]]) -> list[str]:
+    lines = [f"lxc.cap.drop = {CAP_DROP}"]
+    for i, (iface, mac) in enumerate(nics):
+        lines += [f"lxc.net.{i}.type = phys", f"lxc.net.{i}.link = {iface}", f"lxc.net.{i}.name = eth{i}",
+                  f"lxc.net.{i}.hwaddr = {mac}", f"lxc.net.{i}.flags = up"]
+    return lines
+
+
+def init_script(addresses: list[str | None]) -> str:
+    """The container's /etc/init.d/rcS: its addresses, then the ready marker; no DHCP client."""
+    lines = ["#!/bin/sh", "/bin/mount -a", "ip link set lo up"]
+    lines += [f"ip addr add {address} dev eth{i}" for i, address in enumerate(addresses) if address]
+    lines += [f"echo ready > /{READY}"]
+    return "\n".join(lines) + "\n"
+
+
+def create(name: str, nics: list[tuple[str, str]], addresses: list[str | None]) -> None:
+    """An unprivileged busybox container whose NICs are the given (host interface to move in, MAC) pairs, in order."""
+    first_id = container_ids()
+    with tempfile.NamedTemporaryFile("w", prefix="sdnlab-lxc-", suffix=".conf") as conf:
+        conf.write(base_config(first_id))
+        conf.flush()
+        _run("lxc-create", "-n", name, "-f", conf.name, "-t", "busybox", timeout=120)
     config = LXC_PATH / name / "config"
     kept = [line for line in config.read_text().splitlines() if not line.strip().startswith("lxc.net.")]
-    for i, (iface, mac) in enumerate(nics):
-        kept += [f"lxc.net.{i}.type = phys", f"lxc.net.{i}.link = {iface}", f"lxc.net.{i}.name = eth{i}",
-                 f"lxc.net.{i}.hwaddr = {mac}", f"lxc.net.{i}.flags = up"]
-    config.write_text("\n".join(kept) + "\n")
+    config.write_text("\n".join(kept + nic_config(nics)) + "\n")
+    rcs = LXC_PATH / name / "rootfs" / "etc" / "init.d" / "rcS"
+    fd = os.open(rcs, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)  # no container has run yet; still, never through a link
+    with os.fdopen(fd, "w") as out:
+        out.write(init_script(addresses))
+    os.chown(rcs, first_id, first_id)
 
 
-def start(name: str, addresses: list[str | None]) -> None:
+def start(name: str) -> None:
     _run("lxc-start", "-n", name, "-d")
-    _run("lxc-wait", "-n", name, "-s", "RUNNING", "-t", "20")
-    # The busybox template's init does not apply lxc.net.N.ipv4.address; set it ourselves.
-    for i, address in enumerate(addresses):
-        if address:
-            _run("lxc-attach", "-n", name, "--", "ip", "addr", "add", address, "dev", f"eth{i}")
+
+
+def ready(name: str) -> bool:
+    """Whether the container's init has configured it; an error if it stopped."""
+    try:
+        os.lstat(LXC_PATH / name / "rootfs" / READY)  # whatever root inside put there, it is never followed
+        return True
+    except FileNotFoundError:
+        pass
+    if not running(name):
+        raise ContainerError(f"container {name} stopped while starting; see lxc-start -n {name} -F -l DEBUG")
+    return False
 
 
 def run(name: str, command: str, timeout: float = 60) -> tuple[int, str]:
@@ -73,20 +126,31 @@ def destroy(name: str) -> None:
 
 
 class LxcDriver(EndpointDriver):
-    """`type: lxc`: a busybox LXC container, its NICs veths moved in as `phys`."""
+    """`type: lxc`: an unprivileged busybox LXC container, its NICs veths moved in as `phys`."""
 
     kind = "lxc"
     noun = "container"
+    booting = True
 
     def needs(self) -> list[str]:
         return ["lxc-create", "lxc-start", "lxc-attach"]
+
+    def prepare(self, lab: Lab, endpoints: list[Endpoint]) -> None:
+        container_ids()  # before the first container: a host without the id range is told how to set it up
 
     def record(self, lab: Lab, endpoint: Endpoint) -> dict:
         return {"name": lab.names.container(endpoint.name)}
 
     def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
-        create(record["name"], [(lab.names.peer(endpoint, nic.index), nic.mac) for nic in endpoint.nics])
-        start(record["name"], [str(nic.ip) if nic.ip else None for nic in endpoint.nics])
+        create(record["name"], [(lab.names.peer(endpoint, nic.index), nic.mac) for nic in endpoint.nics],
+               [str(nic.ip) if nic.ip else None for nic in endpoint.nics])
+        start(record["name"])
+
+    def ready(self, lab: Lab, record: dict) -> bool:
+        return ready(record["name"])
+
+    def up_line(self, lab: Lab, record: dict) -> str:
+        return f"container {record['name']} running (unprivileged)"
 
     def run(self, lab: Lab, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
         return run(lab.names.container(endpoint), command, timeout)

@@ -3,6 +3,13 @@
 Each guest has a directory with its console log (ttyS0, kept for people),
 a command socket (ttyS1, a shell), a QMP socket and a pid file. KVM is used
 when it boots a guest here; otherwise TCG (found out once, and said).
+
+QEMU opens its taps, sockets and files as root, then runs as `nobody` under
+its seccomp sandbox (`-sandbox on`, obsolete calls and resource control
+denied; `spawn=deny` and `elevateprivileges=deny` are left out because
+`-daemonize` and `-runas` need them on QEMU 7.2). The guest's console log is
+capped by a file size limit on the QEMU process: past it, writes fail and
+the guest runs on.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import json
 import logging
 import os
 import re
+import resource
+import signal
 import socket
 import subprocess
 import time
@@ -30,6 +39,9 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("sdnlab.deploy")
 ACCEL_CACHE = Path("/run/sdnlab/accel")
+CONSOLE_LOG_CAP = 1 << 20  # bytes of a guest's console log kept: a guest printing forever cannot fill the host's disk
+RUN_AS = "nobody"
+SANDBOX = "on,obsolete=deny,resourcecontrol=deny"
 
 
 class GuestError(Exception):
@@ -50,7 +62,7 @@ def qemu_binary() -> str:
 def start(directory: Path, name: str, nics: list[GuestNic], accel: str, memory_mb: int = 128) -> int:
     """Start a guest in the background; returns its pid. The taps must exist."""
     kernel, initrd = guestimage.build()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     cmdline = ["console=ttyS0", "quiet", "panic=-1", f"sdnlab.hostname={name}"]
     cmdline += [f"sdnlab.nic={n.mac},{n.address or 'none'}" for n in nics]
     args = [
@@ -61,17 +73,26 @@ def start(directory: Path, name: str, nics: list[GuestNic], accel: str, memory_m
         "-chardev", f"socket,id=shell,path={directory}/shell.sock,server=on,wait=off",
         "-serial", "chardev:shell",
         "-qmp", f"unix:{directory}/qmp.sock,server=on,wait=off",
-        "-pidfile", f"{directory}/qemu.pid", "-daemonize",
+        "-pidfile", f"{directory}/qemu.pid", "-daemonize", "-sandbox", SANDBOX, "-runas", RUN_AS,
     ]
     if accel == "kvm":
         args += ["-cpu", "host"]
     for i, nic in enumerate(nics):
         args += ["-netdev", f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no",
                  "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
-    out = subprocess.run(args, capture_output=True, text=True)
+    out = subprocess.run(args, capture_output=True, text=True, preexec_fn=_confined)
     if out.returncode != 0:
         raise GuestError(f"QEMU did not start guest {name}: {out.stderr.strip() or out.stdout.strip() or f'exit status {out.returncode}'}")
+    for sock in directory.glob("*.sock"):
+        os.chmod(sock, 0o600)
     return int((directory / "qemu.pid").read_text().strip())
+
+
+def _confined() -> None:
+    """In the QEMU child before exec: files and sockets for root alone, and no file past the console log cap."""
+    os.umask(0o077)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (CONSOLE_LOG_CAP, CONSOLE_LOG_CAP))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails (EFBIG) instead of killing QEMU
 
 
 def ready(directory: Path, name: str) -> bool:

@@ -59,3 +59,33 @@ def refuse_vlan_aware_linux_bridges(topology: Topology, what: str) -> None:
         )
     if aware:
         raise HostError(f"bridge {aware[0]}: VLAN-aware Linux bridges are not {what}ed yet; {what} it as an OVS bridge")
+
+
+SUBUID, SUBGID = Path("/etc/subuid"), Path("/etc/subgid")
+ID_RANGE = 65536  # a whole 16-bit id space, as Proxmox maps its unprivileged containers (root:100000:65536)
+
+
+def _root_range(path: Path) -> int | None:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        owner, _, rest = line.strip().partition(":")
+        start, _, count = rest.partition(":")
+        if owner in ("root", "0") and start.isdigit() and count.isdigit() and int(count) >= ID_RANGE:
+            return int(start)
+    return None
+
+
+def container_ids() -> int:
+    """The first host uid (and gid) that root inside an unprivileged container maps to.
+
+    LXC's newuidmap/newgidmap refuse a mapping that /etc/subuid and /etc/subgid do not grant to root."""
+    uid, gid = _root_range(SUBUID), _root_range(SUBGID)
+    if uid is None or gid is None or uid != gid:
+        raise HostError(
+            "containers run unprivileged, mapped to a range of host ids that /etc/subuid and /etc/subgid must grant to root; "
+            f"add the line root:100000:{ID_RANGE} to both (Proxmox ships it; `make setup` adds it when root has no range)"
+            + ("" if uid is None or gid is None else f" (they differ now: uids from {uid}, gids from {gid})"))
+    return uid

@@ -65,6 +65,7 @@ def test_up_pings_from_inside_every_endpoint_then_down_leaves_nothing(tools, cap
         status = sdnlab("status", str(LAB))
         assert status.returncode == 0 and "the check agrees" in status.stdout, status.stdout
         assert "guest vm1: running" in status.stdout and "container sdnlab-real-lab-ct1: running" in status.stdout
+        assert_confined()
     finally:
         started = time.monotonic()
         down = sdnlab("down", str(LAB))
@@ -75,6 +76,29 @@ def test_up_pings_from_inside_every_endpoint_then_down_leaves_nothing(tools, cap
     assert machine() == before
     again = sdnlab("down", str(LAB))
     assert again.returncode == 0 and "nothing to remove" in again.stdout
+
+
+def assert_confined() -> None:
+    """Root in a container is not root on the host; QEMU runs sandboxed as nobody; a guest cannot fill the disk."""
+    ids = sdnlab("exec", str(LAB), "ct1", "--", "cat", "/proc/self/uid_map")
+    assert ids.stdout.split() == ["0", "100000", "65536"], ids.stdout
+    mknod = sdnlab("exec", str(LAB), "ct1", "--", "mknod", "/tmp/disk", "b", "8", "0")
+    assert mknod.returncode != 0 and "not permitted" in mknod.stdout + mknod.stderr
+    seccomp = sdnlab("exec", str(LAB), "ct1", "--", "grep", "^Seccomp:", "/proc/self/status")
+    assert seccomp.stdout.split() == ["Seccomp:", "2"], seccomp.stdout
+
+    guest = Path("/var/lib/sdnlab/labs/real-lab/guests/vm1")
+    assert guest.stat().st_mode & 0o077 == 0
+    for sock in guest.glob("*.sock"):
+        assert sock.stat().st_mode & 0o777 == 0o600, sock
+    status = Path(f"/proc/{(guest / 'qemu.pid').read_text().strip()}/status").read_text()
+    assert "\nUid:\t65534\t65534\t65534\t65534" in status and "\nSeccomp:\t2" in status, status
+    # 3 MB to the console, whose log is capped at 1 MiB: the log stops growing and the guest runs on.
+    flood = sdnlab("exec", str(LAB), "vm1", "--", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x > /dev/ttyS0; echo flooded")
+    assert "flooded" in flood.stdout, flood.stdout + flood.stderr
+    assert (guest / "console.log").stat().st_size <= 1 << 20
+    again = sdnlab("exec", str(LAB), "vm1", "--", "echo", "still-here")
+    assert again.stdout.strip() == "still-here"
 
 
 def test_a_guest_that_cannot_start_rolls_everything_back(tools):

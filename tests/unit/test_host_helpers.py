@@ -174,7 +174,7 @@ def test_every_endpoint_type_of_the_format_has_a_driver():
 
     assert set(DRIVERS) == set(ENDPOINT_TYPES)
     assert {d.kind for d in DRIVERS.values()} == set(DRIVERS) and all(d.noun for d in DRIVERS.values())
-    assert DRIVERS["kvm"].booting and not DRIVERS["lxc"].booting and DRIVERS["kvm"].nic_prefix == "tap"
+    assert DRIVERS["kvm"].booting and DRIVERS["lxc"].booting and not DRIVERS["host"].booting and DRIVERS["kvm"].nic_prefix == "tap"
 
 
 def test_small_values():
@@ -280,3 +280,54 @@ def test_a_controller_that_never_reports_is_not_waited_for_forever():
         proc.kill()
         proc.wait()
         os.close(fd)
+
+
+@pytest.mark.parametrize(("subuid", "subgid", "first"), [
+    ("root:100000:65536\n", "root:100000:65536\n", 100000),
+    ("alice:100000:65536\n0:200000:70000\n", "root:200000:65536\n", 200000),
+])
+def test_containers_map_to_the_range_root_is_granted(tmp_path, monkeypatch, subuid, subgid, first):
+    from host import preflight
+
+    (tmp_path / "subuid").write_text(subuid)
+    (tmp_path / "subgid").write_text(subgid)
+    monkeypatch.setattr(preflight, "SUBUID", tmp_path / "subuid")
+    monkeypatch.setattr(preflight, "SUBGID", tmp_path / "subgid")
+    assert preflight.container_ids() == first
+
+
+@pytest.mark.parametrize(("subuid", "subgid", "said"), [
+    ("", "", "add the line root:100000:65536 to both"),
+    ("root:100000:1000\n", "root:100000:65536\n", "add the line root:100000:65536"),  # too small for a whole id space
+    ("alice:100000:65536\n", "root:100000:65536\n", "add the line"),
+    ("root:100000:65536\n", "root:300000:65536\n", "they differ now: uids from 100000, gids from 300000"),
+])
+def test_without_a_range_for_root_the_host_is_told_how_to_grant_one(tmp_path, monkeypatch, subuid, subgid, said):
+    from host import preflight
+
+    (tmp_path / "subuid").write_text(subuid)
+    (tmp_path / "subgid").write_text(subgid)
+    monkeypatch.setattr(preflight, "SUBUID", tmp_path / "subuid")
+    monkeypatch.setattr(preflight, "SUBGID", tmp_path / "subgid")
+    with pytest.raises(preflight.HostError, match="unprivileged") as err:
+        preflight.container_ids()
+    assert said in str(err.value)
+
+
+def test_a_container_is_unprivileged_and_configures_itself_without_dhcp():
+    from deploy import lxc
+
+    assert lxc.base_config(100000).splitlines() == [
+        "lxc.include = /usr/share/lxc/config/common.conf",
+        "lxc.include = /usr/share/lxc/config/userns.conf",
+        "lxc.idmap = u 0 100000 65536",
+        "lxc.idmap = g 0 100000 65536",
+    ]
+    lines = lxc.nic_config([("vethA", "52:54:00:00:00:01"), ("vethB", "52:54:00:00:00:02")])
+    assert lines[0].split(" = ")[1].split() == ["sys_admin", "mknod", "sys_rawio", "sys_boot", "sys_ptrace", "sys_module", "sys_time",
+                                               "mac_admin", "mac_override"]
+    assert "lxc.net.1.link = vethB" in lines and "lxc.net.1.name = eth1" in lines and "lxc.net.0.hwaddr = 52:54:00:00:00:01" in lines
+    script = lxc.init_script(["10.0.0.1/24", None, "10.0.2.1/24"]).splitlines()
+    assert script == ["#!/bin/sh", "/bin/mount -a", "ip link set lo up", "ip addr add 10.0.0.1/24 dev eth0",
+                      "ip addr add 10.0.2.1/24 dev eth2", "echo ready > /sdnlab-ready"]
+    assert not any("udhcpc" in line for line in script)  # its first act flushes eth0: the old race
