@@ -11,7 +11,7 @@ DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         mininet iputils-ping iproute2 ethtool python3-venv python3-pip \
         lxc busybox-static qemu-system-x86 linux-image-amd64 cpio
 
-.PHONY: setup debs ovs hostids demo test lint bench clean notebooks notebooks-html mutation
+.PHONY: setup debs ovs hostids demo test lint bench soak clean notebooks notebooks-html mutation
 
 setup: debs $(VENV)/.installed ovs hostids
 
@@ -63,6 +63,11 @@ bench: setup ovs
 	$(PY) bench/controller_bench.py
 	$(PY) bench/sim_bench.py
 	$(PY) bench/recovery_bench.py
+
+# `sdnlab up`, probe and `sdnlab down` of a mixed lab, 20 times, half of them under CPU load:
+# failures and leftovers go to bench/results/soak.md (about 15 minutes; not part of `make test`).
+soak: setup ovs
+	$(PY) bench/soak.py --runs 20
 
 # Mutation testing of the pure modules (not part of `make test`; configured under [mutmut] in setup.cfg):
 # mutmut runs on a copy of the tree in build/mutation, one worker at low priority, then

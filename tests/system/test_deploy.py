@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from host.verify import parse_ping
 from sdnlab import analyse, load
 from tests.conftest import TOPOLOGIES, unavailable
+from tests.system.leftovers import machine
 
 SDNLAB = str(Path(sys.executable).parent / "sdnlab")
 LAB = TOPOLOGIES / "real-lab.yaml"
@@ -28,19 +30,6 @@ def tools(real_ovs) -> None:
             unavailable(f"{tool} is not installed (make setup installs it)")
     if not list(Path("/boot").glob("vmlinuz-*")):
         unavailable("no kernel in /boot for guests (make setup installs linux-image-amd64)")
-
-
-def machine() -> dict:
-    """What a lab could leave behind: bridges, containers, guests, interfaces, namespaces, state."""
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return {
-        "bridges": sorted(subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split()),
-        "containers": sorted(subprocess.run(["lxc-ls", "-1"], capture_output=True, text=True).stdout.split()),
-        "guests": subprocess.run(["pgrep", "-f", "qemu-system"], capture_output=True, text=True).stdout.split(),
-        "interfaces": sorted(x.split(":")[1].strip().split("@")[0] for x in links.splitlines() if x.split(":")[1].strip()[:3] in ("vet", "tap", "sdl")),
-        "namespaces": sorted(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()),
-        "state": sorted(os.listdir("/var/lib/sdnlab/labs")) if Path("/var/lib/sdnlab/labs").exists() else [],
-    }
 
 
 def sdnlab(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -220,3 +209,26 @@ def test_a_labs_linux_bridge_is_no_host_and_down_removes_only_what_carries_the_m
     finally:
         subprocess.run(["ip", "link", "del", victim], capture_output=True)
     assert machine() == before
+
+
+MIXED = Path(__file__).resolve().parents[2] / "bench" / "labs" / "soak-mixed.yaml"
+
+
+def test_a_mixed_lab_of_every_endpoint_kind_and_both_bridge_kinds_answers_as_the_check_says(tools):
+    """The lab `up` once failed on under load (bench/soak.py runs it 20 times); here once, every pair both ways."""
+    topology = load(MIXED)
+    analysis = analyse(topology)
+    before = machine()
+    up = sdnlab("up", str(MIXED))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "container sdnlab-soak-mixed-ct1 running (unprivileged)" in up.stdout
+        seen = {}
+        for a, b in itertools.permutations(sorted(topology.endpoints), 2):
+            out = sdnlab("exec", str(MIXED), a, "--", "ping", "-c", "2", "-i", "0.3", "-W", "1", str(topology.endpoints[b].nics[0].ip.ip))
+            seen[a, b] = parse_ping(out.stdout)[1] > 0
+        assert {pair for pair, ok in seen.items() if ok} == {("ct1", "vm1"), ("vm1", "ct1"), ("ns1", "ns2"), ("ns2", "ns1")}
+        assert all(ok == analysis.is_reachable(*pair) for pair, ok in seen.items())
+    finally:
+        down = sdnlab("down", str(MIXED))
+    assert down.returncode == 0 and machine() == before
