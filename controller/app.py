@@ -271,7 +271,7 @@ class SdnlabApp(app_manager.OSKenApp):
             resolved = type(resolved)(*({n: x for n, x in part.items() if n in only} for part in (resolved.nics, resolved.links, resolved.ignored)))
         for number, nic in sorted(resolved.nics.items()):
             LOG.info("%s: port %d (%s) is NIC %s, %s", bridge, number, view.ports[number].name, nic.id,
-                     "untagged" if nic.tag is None else f"VLAN {nic.tag}")
+                     ("untagged" if nic.tag is None else f"VLAN {nic.tag}") + (f", trunks {sorted(nic.trunks)}" if nic.trunks else ""))
         for number, link in sorted(resolved.links.items()):
             LOG.info("%s: port %d (%s) is link %s (%s)", bridge, number, view.ports[number].name, link.id, "-".join(link.between))
         for number, why in sorted(resolved.ignored.items()):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from controller.flows import COOKIE_LEARNED, COOKIE_STATIC, Flow, FlowMod
+from controller.flows import COOKIE_LEARNED, COOKIE_STATIC, Flow, FlowMod, segment_vid
 from controller.learning import MacTable
 from controller.pipeline import diff, port_vids, static_flows
 from controller.state import Resolved, SwitchView, resolve
@@ -140,7 +140,9 @@ class Core:
             if bridge not in changed and not trees_changed:
                 continue  # same ports, same trees: same flows (computing them again for every connect was quadratic)
             table = self.macs[bridge]
-            table.access_ports = {p for p, nic in resolved.nics.items() if nic.tag is not None}
+            table.access_ports = {p for p, nic in resolved.nics.items() if nic.tag is not None and not nic.trunks}
+            # A trunk NIC's native VLAN leaves it untagged, its trunks tagged: learned flows pop per VLAN there.
+            table.native = {p: segment_vid(nic.tag) for p, nic in resolved.nics.items() if nic.tag is not None and nic.trunks}
             wanted = static_flows(resolved, trees)
             mods = diff(self.installed.get(bridge, []), wanted)
             self.installed[bridge] = wanted

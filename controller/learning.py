@@ -57,11 +57,13 @@ class Entry:
 
 @dataclass
 class MacTable:
-    """What one bridge has learned. `access_ports`: ports where the tag is popped on the way out."""
+    """What one bridge has learned. `access_ports`: ports where the tag is popped on the way out;
+    `native`: for a trunk NIC's port with a tag, the one VLAN popped there (its trunks stay tagged)."""
 
     limit: int = 256  # learned sources per (port, VLAN)
     idle_timeout: int = 300
     access_ports: set[int] = field(default_factory=set)
+    native: dict[int, int] = field(default_factory=dict)  # port -> vlan_vid
     entries: dict[tuple[int, str], Entry] = field(default_factory=dict)  # (vid, mac) -> entry
     over_limit: int = 0  # packet-ins from sources not learned because their (port, VLAN) was full
     refused: int = 0  # packet-ins refused before learning (core.Core.packet_in): a VLAN their port does not carry
@@ -161,7 +163,8 @@ class MacTable:
         )
 
     def _destination_flow(self, vid: int, port: int, mac: str) -> Flow:
-        pop = (PopVlan(),) if port in self.access_ports and vid != VID_NONE else ()
+        untagged_here = port in self.access_ports or self.native.get(port) == vid
+        pop = (PopVlan(),) if untagged_here and vid != VID_NONE else ()
         return Flow.make(
             FORWARD, PRIO_LEARNED, {"vlan_vid": vid, "eth_dst": mac}, (*pop, Output(port)),
             cookie=COOKIE_LEARNED, idle_timeout=self.idle_timeout,

@@ -4,6 +4,9 @@ behaviour, flooding).
 
     table 0 classify  access port: untagged in, push its tag; tagged in: dropped
                       untagged NIC: untagged in only
+                      trunk NIC (v1.1 `trunks`): as above for untagged frames
+                      (its tag is the native VLAN), and tagged frames of its
+                      trunks as they are; other tags dropped
                       link port: its trunks (tagged) and untagged if allowed, only
                       for segments whose flood tree uses this link
                       on every port: multicast source, IEEE reserved group
@@ -18,7 +21,8 @@ behaviour, flooding).
                       controller and on (learning.py adds the known ones)
     table 3 forward   known destination: its port (learning.py); otherwise flood
                       within the segment along its tree, tags kept on links and
-                      popped towards access ports
+                      on trunk NICs for their trunks, popped towards access
+                      ports (a trunk NIC's native VLAN too)
 
 Pure: the same inputs give the same flows, so a restart can diff them.
 """
@@ -107,6 +111,10 @@ def static_flows(resolved: Resolved, trees: dict[Segment, frozenset[int]], port_
             push = (PushVlan(), SetVlan(segment_vid(nic.tag)))
             flows.append(Flow.make(CLASSIFY, PRIO_PORT, {"in_port": port, "vlan_vid": VID_NONE}, push, GUARD))
             members.setdefault(nic.tag, {}).setdefault("access", []).append(port)
+        for vid in sorted(nic.trunks):
+            # Like a link, a trunk NIC's tagged frames keep their tag; no tree applies: a NIC closes no loop.
+            flows.append(Flow.make(CLASSIFY, PRIO_PORT, {"in_port": port, "vlan_vid": segment_vid(vid)}, (), GUARD))
+            members.setdefault(vid, {}).setdefault("trunk", []).append(port)
         flows += _guard(port, nic if port_security and nic.port_security else None)
     for port, link in resolved.links.items():
         for segment in link_segments(link, trees):
@@ -147,7 +155,7 @@ def port_vids(resolved: Resolved, trees: dict[Segment, frozenset[int]] | None, p
     """The vlan_vid values frames from `port` may carry past classify (none for a port that carries nothing)."""
     nic = resolved.nics.get(port)
     if nic is not None:
-        return frozenset((segment_vid(nic.segment),))
+        return frozenset(segment_vid(s) for s in nic.segments)
     link = resolved.links.get(port)
     return frozenset(segment_vid(s) for s in link_segments(link, trees)) if link is not None else frozenset()
 

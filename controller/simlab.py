@@ -25,6 +25,7 @@ class SimulatedLab:
         self.fabric = Fabric()
         self.now = now
         self.down: set[tuple[str, int]] = set()
+        self._nics = {nic.id: nic for nic in topology.nics()}
         for link in topology.links:
             self.fabric.wire(*self.plan.link_ends(link))
         for bridge in sorted(b for b, br in topology.bridges.items() if br.is_ovs):
@@ -63,6 +64,15 @@ class SimulatedLab:
         """A frame arriving on any port (a link end too: what the far side sent); answer
         packet-ins as the app does (from the frame's bytes; LLDP is not learned); return
         the NICs (ids) that received it."""
+        return {nic_id for nic_id, _ in self.deliveries(bridge, port, frame)}
+
+    def send_detail(self, nic_id: str, frame: Frame) -> set[tuple[str, tuple[int, ...]]]:
+        """Send from a NIC; return (NIC id, VLAN tags it arrived with) for every NIC that received it."""
+        return self.deliveries(*self.plan.nic_port(nic_id), frame)
+
+    def deliveries(self, bridge: str, port: int, frame: Frame) -> set[tuple[str, tuple[int, ...]]]:
+        """`inject`, keeping the tags each NIC received the frame with: none, except one
+        of its `trunks` on a trunk NIC (anything else towards a NIC is a pipeline bug)."""
         packet_ins: list = []
         out = self.fabric.send(bridge, port, frame, packet_ins=packet_ins)
         for pbridge, in_port, pframe in packet_ins:
@@ -71,9 +81,11 @@ class SimulatedLab:
                 self.apply({pbridge: self.core.packet_in(pbridge, in_port, vid, src, self.now)})
         received = set()
         for obridge, oport, oframe in out:
-            if oframe.vlans:
-                raise AssertionError(f"{obridge} port {oport} emitted a tagged frame towards a NIC: {oframe}")
-            received.add(self.plan.nic_at(obridge, oport))
+            nic_id = self.plan.nic_at(obridge, oport)
+            trunks = self._nics[nic_id].trunks if nic_id in self._nics else frozenset()
+            if oframe.vlans and not (len(oframe.vlans) == 1 and oframe.vlans[0] in trunks):
+                raise AssertionError(f"{obridge} port {oport} emitted a frame tagged {list(oframe.vlans)} towards NIC {nic_id}, which does not trunk it: {oframe}")
+            received.add((nic_id, oframe.vlans))
         return received
 
     def flows(self, bridge: str) -> list[Flow]:

@@ -4,7 +4,11 @@ A switch port is bound to the file by OVSDB `external_ids` on its Interface:
 `sdnlab-nic=<endpoint>.<nic index>` (a NIC) or `sdnlab-link=<link id>` (one
 end of a link; the id is the link's `name`, or `link<position>` without one).
 The simulator, the real deployment and a person adding a port by hand all set
-the same keys; a port without them carries nothing.
+the same keys. A port without them is bound by its name when it is the name
+Proxmox gives a NIC of an endpoint with a `vmid` (format 1.1): `tap<vmid>i<n>`
+for a kvm guest, `veth<vmid>i<n>` for an lxc container, so a controller on a
+Proxmox node needs no marks on the ports Proxmox makes. Any other port carries
+nothing.
 """
 
 from __future__ import annotations
@@ -57,12 +61,26 @@ class Resolved:
     ignored: dict[int, str]  # port number -> why it carries nothing
 
 
+PROXMOX_PREFIX = {"kvm": "tap", "lxc": "veth"}  # host-side NIC names Proxmox makes: tap<vmid>i<n>, veth<vmid>i<n>
+
+
+def proxmox_names(topology: Topology) -> dict[str, Binding]:
+    """Port name -> NIC binding, for the NICs of endpoints with a `vmid` of a type Proxmox names."""
+    out = {}
+    for endpoint in topology.endpoints.values():
+        prefix = PROXMOX_PREFIX.get(endpoint.type)
+        if endpoint.vmid is not None and prefix:
+            out.update({f"{prefix}{endpoint.vmid}i{nic.index}": Binding("nic", nic.id) for nic in endpoint.nics})
+    return out
+
+
 def resolve(topology: Topology, view: SwitchView) -> Resolved:
     nics_by_id = {nic.id: nic for nic in topology.nics()}
     links_by_id = {link.id: link for link in topology.links}
+    by_name = proxmox_names(topology)
     nics, links, ignored = {}, {}, {}
     for number, port in sorted(view.ports.items()):
-        b = port.binding
+        b = port.binding or by_name.get(port.name)  # a mark in OVSDB wins over the name
         if b is None:
             ignored[number] = "no sdnlab binding"
         elif not port.up:

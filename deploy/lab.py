@@ -33,7 +33,7 @@ from deploy.drivers import driver
 from deploy.endpoint import EndpointDriver
 from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
-from host import netlink, preflight
+from host import netlink, preflight, unbuilt
 from host.control import ControllerProcess, process_start, release_channel, running_controller, secure_channel, stop_controller
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
@@ -148,6 +148,7 @@ def say(text: str) -> None:
 
 def check_host(topology: Topology, state: State) -> None:
     """Refuse, before creating anything, what cannot be built here."""
+    unbuilt.refuse_trunk_nics(topology, "up")
     preflight.require_root("sdnlab up", "it creates bridges, containers and guests")
     if state.objects:
         raise DeployError(f"lab {topology.name} is already up (or half up); run `sdnlab down {topology.source}` first")

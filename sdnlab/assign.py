@@ -1,4 +1,4 @@
-"""Deterministic values for what a file leaves to be assigned (dpids, MACs).
+"""Deterministic values for what a file leaves to be assigned (dpids, MACs, VNIs).
 
 Each value is a hash of the topology name and the object's name, so the same
 file gives the same values on every machine, and adding an object does not
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from sdnlab.model import Bridge, Endpoint, Nic
+from sdnlab.model import Bridge, Endpoint, Link, Nic
 
 
 def _digest(*parts: str) -> bytes:
@@ -51,9 +51,28 @@ def assign_macs(topology: str, endpoints: dict[str, Endpoint]) -> dict[str, Endp
                     mac = _mac(value)
                 used.add(mac)
                 # Direct construction: dataclasses.replace costs ~9 us a call, 10,000 NICs add up.
-                nic = Nic(nic.endpoint, nic.index, nic.bridge, mac, nic.tag, nic.ip, nic.port_security)
+                nic = Nic(nic.endpoint, nic.index, nic.bridge, mac, nic.tag, nic.ip, nic.port_security, nic.trunks)
             nics.append(nic)
-        out[name] = Endpoint(endpoint.name, endpoint.type, endpoint.node, tuple(nics))
+        out[name] = Endpoint(endpoint.name, endpoint.type, endpoint.node, tuple(nics), endpoint.vmid)
+    return out
+
+
+MAX_VNI = 2**24 - 1  # VXLAN network identifiers are 24 bits; 0 is left out (some stacks treat it as "none")
+
+
+def assign_vnis(topology: str, links: list[Link]) -> list[Link]:
+    """Give every link without a `vni` a stable one from 1 to 2^24-1, keyed by its id
+    (its name, or its position), avoiding the file's own and each other's."""
+    used = {link.vni for link in links if link.vni is not None}
+    out = []
+    for link in links:
+        if link.vni is None:
+            vni = int.from_bytes(_digest(topology, "link", link.id)[:3], "big") or 1
+            while vni in used:
+                vni = vni % MAX_VNI + 1
+            used.add(vni)
+            link = dataclasses.replace(link, vni=vni)
+        out.append(link)
     return out
 
 

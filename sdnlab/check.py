@@ -2,7 +2,9 @@
 
 A *reach class* is one segment's connected group of bridges (over the links
 that carry that segment) together with the NICs in that segment on them. Two
-endpoints are reachable exactly when they share a reach class. Keeping the
+endpoints are reachable exactly when they share a reach class. A NIC with
+`trunks` (v1.1) is in several segments, so in one class per segment it carries;
+its address counts only in its own (untagged or `tag`) segment (`Nic.address_in`). Keeping the
 classes rather than the pairs makes the check linear in the file's size; the
 pair lists and the ping warnings (quadratic by nature: 3,000 endpoints in one
 VLAN are 4.5 million pairs) are generated in order, one endpoint at a time,
@@ -69,8 +71,8 @@ class ReachClass:
 
     @cached_property
     def pings_everywhere(self) -> bool:
-        """Every NIC has an address and all share one subnet, so every pair can ping."""
-        nets = {nic.ip.network if nic.ip else None for nic in self.nics}
+        """Every NIC has an address here and all share one subnet, so every pair can ping."""
+        nets = {ip.network if (ip := nic.address_in(self.segment)) else None for nic in self.nics}
         return None not in nets and len(nets) == 1
 
 
@@ -128,12 +130,20 @@ class Analysis:
         """For each segment that has a NIC, the sorted endpoints with a NIC in it."""
         members: dict[Segment, set[str]] = {}
         for nic in self.topology.nics():
-            members.setdefault(nic.segment, set()).add(nic.endpoint)
+            for segment in nic.segments:
+                members.setdefault(segment, set()).add(nic.endpoint)
         return {seg: sorted(members[seg]) for seg in sorted(members, key=segment_key)}
 
     def is_reachable(self, a: str, b: str) -> bool:
         """Whether endpoints a and b share a segment over links that carry it."""
         return a != b and not self._classes_of[a].isdisjoint(self._classes_of[b])
+
+    def shared_segments(self, a: str, b: str) -> tuple[Segment, ...]:
+        """The segments in which endpoints a and b reach each other, in segment order (none: isolated)."""
+        if a == b:
+            return ()
+        shared = self._classes_of[a] & self._classes_of[b]
+        return tuple(sorted({self.classes[i].segment for i in shared}, key=segment_key))
 
     @cached_property
     def _names(self) -> list[str]:
@@ -209,13 +219,13 @@ class Analysis:
 
     def _pair_warning(self, pair: Pair, shared: list[ReachClass]) -> PingWarning | None:
         """The warning for a pair that shares only the classes `shared` (none clean), or None if it can ping."""
-        nic_pairs = [(x, y) for cls in shared for x in cls.nics_of[pair[0]] for y in cls.nics_of[pair[1]]]
-        if any(_can_ping(x, y) for x, y in nic_pairs):
+        nic_pairs = [(x, y, cls.segment) for cls in shared for x in cls.nics_of[pair[0]] for y in cls.nics_of[pair[1]]]
+        if any(_can_ping(x, y, segment) for x, y, segment in nic_pairs):
             return None
-        x, y = nic_pairs[0]
-        kind = NO_ADDRESS if x.ip is None or y.ip is None else OTHER_SUBNET
+        x, y, segment = nic_pairs[0]
+        kind = NO_ADDRESS if x.address_in(segment) is None or y.address_in(segment) is None else OTHER_SUBNET
         segments = tuple(sorted({c.segment for c in shared}, key=segment_key))
-        return PingWarning(pair, segments, _why(pair, nic_pairs, self.topology), kind)
+        return PingWarning(pair, segments, _why(pair, nic_pairs[0], self.topology), kind)
 
     def warning_summary(self, examples: int = 3) -> WarningSummary:
         """Counts of the warnings by kind and a few examples of each, without listing them all.
@@ -243,14 +253,15 @@ class Analysis:
                     single.append(name)
                 else:
                     several.add(name)
-            bare = [e for e in single if all(nic.ip is None for nic in cls.nics_of[e])]
-            addressed = [e for e in single if any(nic.ip is not None for nic in cls.nics_of[e])]
+            seg = cls.segment
+            bare = [e for e in single if all(nic.address_in(seg) is None for nic in cls.nics_of[e])]
+            addressed = [e for e in single if any(nic.address_in(seg) is not None for nic in cls.nics_of[e])]
             if bare:
                 out.add(NO_ADDRESS, len(bare) * (len(bare) - 1) // 2 + len(bare) * len(addressed))
                 for b in single:
                     if b != bare[0] and not out.example(self._pair_warning(tuple(sorted((bare[0], b))), [cls]), examples):
                         break
-            networks = {nic.ip.network for e in addressed for nic in cls.nics_of[e] if nic.ip is not None}
+            networks = {ip.network for e in addressed for nic in cls.nics_of[e] if (ip := nic.address_in(seg)) is not None}
             if len(networks) > 1:
                 for j, a in enumerate(addressed):
                     for b in addressed[j + 1 :]:
@@ -303,7 +314,8 @@ def _analyse(topology: Topology) -> Analysis:
     components = segment_components(topology)
     by_segment: dict[Segment, dict[str, list[Nic]]] = {}
     for nic in topology.nics():
-        by_segment.setdefault(nic.segment, {}).setdefault(nic.bridge, []).append(nic)
+        for segment in nic.segments:
+            by_segment.setdefault(segment, {}).setdefault(nic.bridge, []).append(nic)
 
     classes: list[ReachClass] = []
     for segment in sorted(by_segment, key=segment_key):
@@ -319,15 +331,16 @@ def _analyse(topology: Topology) -> Analysis:
     return Analysis(topology, classes)
 
 
-def _can_ping(a: Nic, b: Nic) -> bool:
-    return a.ip is not None and b.ip is not None and a.ip.ip in b.ip.network and b.ip.ip in a.ip.network
+def _can_ping(a: Nic, b: Nic, segment: Segment) -> bool:
+    x, y = a.address_in(segment), b.address_in(segment)
+    return x is not None and y is not None and x.ip in y.network and y.ip in x.network
 
 
-def _why(pair: Pair, nic_pairs: list[tuple[Nic, Nic]], topology: Topology) -> str:
-    x, y = nic_pairs[0]
-    segment = topology.vlan_label(x.segment) if x.segment != UNTAGGED else "the untagged segment"
+def _why(pair: Pair, nic_pair: tuple[Nic, Nic, Segment], topology: Topology) -> str:
+    x, y, seg = nic_pair
+    segment = topology.vlan_label(seg) if seg != UNTAGGED else "the untagged segment"
     head = f"{pair[0]} and {pair[1]} are L2-reachable (in {segment}) but cannot ping: "
-    missing = sorted({n.endpoint for n in (x, y) if n.ip is None})
+    missing = sorted({n.endpoint for n in (x, y) if n.address_in(seg) is None})
     if missing:
         return head + " and ".join(missing) + (" has" if len(missing) == 1 else " have") + " no address there"
     return head + f"{x.ip} and {y.ip} are not in one IPv4 subnet"

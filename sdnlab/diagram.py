@@ -31,7 +31,7 @@ def mermaid(topology: Topology) -> str:
     edge = 0
     for endpoint in topology.endpoints.values():
         for nic in endpoint.nics:
-            out.append(f"  {_id(endpoint.name)} ---|{topology.vlan_label(nic.segment)}| {_id(nic.bridge)}")
+            out.append(f"  {_id(endpoint.name)} ---|{topology.nic_label(nic)}| {_id(nic.bridge)}")
             styles.append(f"  linkStyle {edge} stroke:{colours[nic.segment]},stroke-width:2px")
             edge += 1
     for link in topology.links:
@@ -54,7 +54,7 @@ def dot(topology: Topology) -> str:
         out.append("  }")
     for endpoint in topology.endpoints.values():
         for nic in endpoint.nics:
-            out.append(f'  {_id(endpoint.name)} -- {_id(nic.bridge)} [color="{colours[nic.segment]}", label="{topology.vlan_label(nic.segment)}"];')
+            out.append(f'  {_id(endpoint.name)} -- {_id(nic.bridge)} [color="{colours[nic.segment]}", label="{topology.nic_label(nic)}"];')
     for link in topology.links:
         a, b = link.between
         out.append(f'  {_id(a)} -- {_id(b)} [penwidth=2.5, label="{link_label(topology, link.trunks, link.untagged).strip()}"];')

@@ -218,7 +218,7 @@ def _draw_links(ax, topology: Topology, arcs: list, emphasis: dict[int, str]) ->
 
 
 def _legend(ax, topology: Topology, colours: dict[Segment, str]) -> None:
-    used = sorted({nic.segment for nic in topology.nics()}, key=segment_key)
+    used = sorted({segment for nic in topology.nics() for segment in nic.segments}, key=segment_key)
     handles = [Line2D([], [], color=colours[s], lw=3, label=topology.vlan_label(s)) for s in used]
     handles += [Line2D([], [], marker=m, ls="", color="white", markeredgecolor="black", markersize=8, label=t) for t, m in MARKERS.items()
                 if any(e.type == t for e in topology.endpoints.values())]

@@ -1,6 +1,6 @@
 """Turn a topology file into the typed model, or reject it with every problem.
 
-The rules are those of the topology format, version 1 (see docs/topology-format.md).
+The rules are those of the topology format, version 1.1 (see docs/topology-format.md).
 Nothing here touches the machine: loading is pure.
 """
 
@@ -12,7 +12,7 @@ from ipaddress import AddressValueError, IPv4Interface, NetmaskValueError
 from pathlib import Path
 from typing import Any
 
-from sdnlab.assign import assign_dpids, assign_macs
+from sdnlab.assign import MAX_VNI, assign_dpids, assign_macs, assign_vnis
 from sdnlab.gcutil import no_cyclic_gc
 from sdnlab.model import (
     ENDPOINT_TYPES,
@@ -31,6 +31,9 @@ OBJECT_NAME = re.compile(r"[a-z][a-z0-9-]{0,11}\Z")
 MAC = re.compile(r"[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}\Z", re.IGNORECASE)
 TOP_KEYS = ("name", "description", "nodes", "vlans", "bridges", "endpoints", "links", "controller")
 DEFAULT_NODE = "node1"
+MAX_VMID = 999_999_999  # Proxmox's largest VM or container id
+MAX_REPLICAS = 32  # controllers in one simulated cluster; more is a typo, not a lab
+NIC_KEYS = ("bridge", "tag", "ip", "mac", "trunks", "port_security")
 # A lab of 10,000 endpoints is 1.3 MiB; a larger file is a mistake or an attack, and is not read further.
 MAX_FILE_BYTES = 16 * 2**20
 
@@ -171,7 +174,7 @@ class _Reader:
         if "description" in doc and doc["description"] is not None:
             description = self.text(doc["description"], ("description",), "description") or ""
 
-        nodes = self.nodes(doc.get("nodes"), "nodes" in doc)
+        nodes, node_addresses = self.nodes(doc.get("nodes"), "nodes" in doc)
         vlans = self.vlans(doc.get("vlans"))
         if "bridges" not in doc:
             self.error((), "missing required key 'bridges' (a lab needs at least one bridge)")
@@ -185,10 +188,12 @@ class _Reader:
             return None
         bridges = assign_dpids(name, bridges)
         endpoints = assign_macs(name, endpoints)
+        links = assign_vnis(name, links)
         return Topology(
             name=name,
             description=description,
             nodes=tuple(nodes),
+            node_addresses=node_addresses,
             vlans=vlans,
             bridges=bridges,
             endpoints=endpoints,
@@ -197,24 +202,46 @@ class _Reader:
             source=self.src.file,
         )
 
-    def nodes(self, value: Any, given: bool) -> list[str]:
+    def nodes(self, value: Any, given: bool) -> tuple[list[str], dict[str, str]]:
+        """The node names, and the underlay address of each node that gives one."""
         if not given:
-            return [DEFAULT_NODE]
+            return [DEFAULT_NODE], {}
         value = self.mapping(value, ("nodes",), "nodes")
         if value is None:
-            return []
+            return [], {}
         if not value:
             self.error(("nodes",), "nodes is empty; leave it out for a single node called node1")
         out = []
+        addresses: dict[str, str] = {}
         for node, body in value.items():
             path = ("nodes", node)
             if not self.name(node, path, "node name", TOPOLOGY_NAME, 32, at_key=True):
                 continue
             body = self.mapping(body, path, f"node {node}", allow_null=True)
             if body is not None:
-                self.known_keys(body, path, ())
+                self.known_keys(body, path, ("address",))
+                if "address" in body:
+                    address = self.node_address(body["address"], path + ("address",), addresses)
+                    if address is not None:
+                        addresses[node] = address
             out.append(node)
-        return out
+        return out, addresses
+
+    def node_address(self, value: Any, path: tuple, taken: dict[str, str]) -> str | None:
+        """A node's underlay address: one IPv4 or IPv6 address, no prefix, no other node's."""
+        text = self.text(value, path, "node address")
+        if text is None:
+            return None
+        try:
+            address = str(ipaddress.ip_address(text))
+        except ValueError:
+            self.error(path, f"node address must be an IPv4 or IPv6 address without a prefix, like 192.0.2.11, not '{show(text)}'")
+            return None
+        owner = next((node for node, other in taken.items() if other == address), None)
+        if owner is not None:
+            self.error(path, f"address {address} is already the address of node {owner}")
+            return None
+        return address
 
     def vlans(self, value: Any) -> dict[int, str | None]:
         value = self.mapping(value, ("vlans",), "vlans", allow_null=True)
@@ -294,6 +321,7 @@ class _Reader:
     def endpoints(self, value: Any, nodes: list[str], bridges: dict[str, Bridge], vlans: dict) -> dict[str, Endpoint]:
         value = self.mapping(value, ("endpoints",), "endpoints", allow_null=True)
         out: dict[str, Endpoint] = {}
+        vmids: dict[int, str] = {}
         for name, body in (value or {}).items():
             path = ("endpoints", name)
             named = self.name(name, path, "endpoint name", OBJECT_NAME, 12, at_key=True)
@@ -302,7 +330,7 @@ class _Reader:
             body = self.mapping(body, path, f"endpoint {name}")
             if body is None:
                 continue
-            self.known_keys(body, path, ("type", "node", "nics"))
+            self.known_keys(body, path, ("type", "node", "vmid", "nics"))
             kind = body.get("type")
             if "type" not in body:
                 self.error(path, "missing required key 'type' (kvm, lxc or host)")
@@ -311,9 +339,21 @@ class _Reader:
                 kind = None
             node = self.node_of(body, path, nodes, f"endpoint {name}")
             nics = self.nics(body, path, name, node, bridges, vlans)
+            vmid = self.vmid(body["vmid"], path + ("vmid",), name, vmids) if "vmid" in body else None
             if named and kind and node and nics is not None:
-                out[name] = Endpoint(name=name, type=kind, node=node, nics=nics)
+                out[name] = Endpoint(name=name, type=kind, node=node, nics=nics, vmid=vmid)
         return out
+
+    def vmid(self, value: Any, path: tuple, endpoint: str, taken: dict[int, str]) -> int | None:
+        """A Proxmox VM or container id, unique in the file (Proxmox numbers guests and containers together)."""
+        vmid = self.integer(value, path, "vmid", 100, MAX_VMID)
+        if vmid is None:
+            return None
+        if vmid in taken:
+            self.error(path, f"vmid {vmid} is already the vmid of endpoint {taken[vmid]}")
+            return None
+        taken[vmid] = endpoint
+        return vmid
 
     def nics(self, body: dict, path: tuple, endpoint: str, node: str | None, bridges: dict, vlans: dict) -> tuple[Nic, ...] | None:
         if "nics" not in body:
@@ -334,7 +374,7 @@ class _Reader:
             if nic is None:
                 ok = False
                 continue
-            self.known_keys(nic, npath, ("bridge", "tag", "ip", "mac", "port_security"))
+            self.known_keys(nic, npath, NIC_KEYS)
             bridge = self.nic_bridge(nic, npath, node, bridges)
             tag = None
             if nic.get("tag") is not None:
@@ -344,14 +384,46 @@ class _Reader:
             ip = self.ip(nic.get("ip"), npath + ("ip",)) if nic.get("ip") is not None else None
             mac = self.mac(nic.get("mac"), npath + ("mac",)) if nic.get("mac") is not None else ""
             port_security = self.boolean(nic["port_security"], npath + ("port_security",), "port_security") if "port_security" in nic else True
-            if bridge is None or mac is None or port_security is None or (nic.get("ip") is not None and ip is None):
+            trunks = self.nic_trunks(nic["trunks"], npath + ("trunks",), bridge, tag, vlans) if nic.get("trunks") is not None else frozenset()
+            if bridge is None or mac is None or port_security is None or trunks is None or (nic.get("ip") is not None and ip is None):
                 ok = False
                 continue
             if nic.get("tag") is not None and tag is None:
                 ok = False
                 continue
-            out.append(Nic(endpoint=endpoint, index=i, bridge=bridge.name, mac=mac, tag=tag, ip=ip, port_security=port_security))
+            out.append(Nic(endpoint=endpoint, index=i, bridge=bridge.name, mac=mac, tag=tag, ip=ip, port_security=port_security, trunks=trunks))
         return tuple(out) if ok else None
+
+    def nic_trunks(self, items: Any, path: tuple, bridge: Bridge | None, tag: int | None, vlans: dict) -> frozenset[int] | None:
+        """A NIC's `trunks` (v1.1): declared VLANs, each once, none of them its native `tag`."""
+        out = self.vlan_list(items, path, vlans)
+        if out is None:
+            return None
+        if tag is not None and tag in out:
+            # Tagged and untagged at once would make the same VLAN two frame formats on one port.
+            self.error(path, f"VLAN {tag} is this NIC's tag, its untagged (native) VLAN; it cannot also be in trunks, which are carried tagged")
+            return None
+        if out and bridge is not None and not bridge.keeps_vlans_apart:
+            self.error(path, f"bridge {bridge.name} is a Linux bridge that is not VLAN-aware, so it cannot trunk VLANs to a NIC; set vlan_aware: true on it or remove trunks")
+            return None
+        return out
+
+    def vlan_list(self, items: Any, path: tuple, vlans: dict) -> frozenset[int] | None:
+        """A list of declared VLAN ids, each listed once (a link's or a NIC's `trunks`)."""
+        if not isinstance(items, list):
+            self.error(path, f"trunks must be a list of VLAN ids, not {_kind(items)}")
+            return None
+        out: set[int] = set()
+        ok = True
+        for j, item in enumerate(items):
+            vid = self.vlan_ref(item, path + (Index(j),), vlans, "trunk VLAN")
+            if vid is None:
+                ok = False
+            elif vid in out:
+                self.error(path + (Index(j),), f"VLAN {vid} is listed twice")
+            else:
+                out.add(vid)
+        return frozenset(out) if ok else None
 
     def nic_bridge(self, nic: dict, path: tuple, node: str | None, bridges: dict) -> Bridge | None:
         if "bridge" not in nic:
@@ -406,12 +478,13 @@ class _Reader:
             return []
         out = []
         names: dict[str, int] = {}
+        vnis: dict[int, int] = {}
         for i, body in enumerate(value):
             path = ("links", Index(i))
             body = self.mapping(body, path, "a link")
             if body is None:
                 continue
-            self.known_keys(body, path, ("between", "name", "trunks", "untagged"))
+            self.known_keys(body, path, ("between", "name", "trunks", "untagged", "vni"))
             ends = self.link_ends(body, path, bridges)
             name = None
             if "name" in body:
@@ -424,8 +497,16 @@ class _Reader:
             if "untagged" in body:
                 untagged = self.boolean(body["untagged"], path + ("untagged",), "untagged")
             trunks = self.trunks(body, path, ends, bridges, vlans)
+            vni = None
+            if "vni" in body:
+                vni = self.integer(body["vni"], path + ("vni",), "vni", 1, MAX_VNI)
+                if vni is not None and vni in vnis:
+                    # One VNI is one L2 segment across the underlay: two links sharing one would be bridged together.
+                    self.error(path + ("vni",), f"vni {vni} is already used by links[{vnis[vni]}]")
+                elif vni is not None:
+                    vnis[vni] = i
             if ends is not None and trunks is not None and untagged is not None:
-                out.append(Link(index=i, between=ends, trunks=trunks, untagged=untagged, name=name))
+                out.append(Link(index=i, between=ends, trunks=trunks, untagged=untagged, name=name, vni=vni))
         return out
 
     def link_ends(self, body: dict, path: tuple, bridges: dict) -> tuple[str, str] | None:
@@ -453,36 +534,25 @@ class _Reader:
             # Omitted: every declared VLAN, unless a plain Linux bridge is at an end.
             return frozenset() if plain else frozenset(vlans)
         tpath = path + ("trunks",)
-        items = body["trunks"]
-        if not isinstance(items, list):
-            self.error(tpath, f"trunks must be a list of VLAN ids, not {_kind(items)}")
-            return None
-        out: set[int] = set()
-        ok = True
-        for j, item in enumerate(items):
-            vid = self.vlan_ref(item, tpath + (Index(j),), vlans, "trunk VLAN")
-            if vid is None:
-                ok = False
-            elif vid in out:
-                self.error(tpath + (Index(j),), f"VLAN {vid} is listed twice")
-            else:
-                out.add(vid)
+        out = self.vlan_list(body["trunks"], tpath, vlans)
         if out and plain:
             self.error(tpath, f"bridge {plain[0]} is a Linux bridge that is not VLAN-aware, so it cannot trunk VLANs; use trunks: [] or set vlan_aware: true on it")
-            ok = False
-        return frozenset(out) if ok else None
+            return None
+        return out
 
     def controller(self, value: Any) -> ControllerConfig:
         value = self.mapping(value, ("controller",), "controller", allow_null=True)
         if not value:
             return ControllerConfig()
         path = ("controller",)
-        self.known_keys(value, path, ("host", "port", "mac_limit", "mac_idle_timeout", "packet_in_rate"))
+        self.known_keys(value, path, ("host", "port", "replicas", "mac_limit", "mac_idle_timeout", "packet_in_rate"))
         settings: dict[str, Any] = {}
         if "host" in value:
             settings["host"] = self.listen_address(value["host"], path + ("host",))
         if "port" in value:
             settings["port"] = self.integer(value["port"], path + ("port",), "controller port", 1, 65535)
+        if "replicas" in value:
+            settings["replicas"] = self.integer(value["replicas"], path + ("replicas",), "replicas", 1, MAX_REPLICAS)
         if "mac_limit" in value:
             settings["mac_limit"] = self.integer(value["mac_limit"], path + ("mac_limit",), "mac_limit", 1, 65535)
         if "mac_idle_timeout" in value:

@@ -46,10 +46,22 @@ class Nic:
     tag: int | None = None
     ip: IPv4Interface | None = None
     port_security: bool = True  # the port accepts only this NIC's MAC, and ARP only from its ip (v1.1)
+    trunks: frozenset[int] = frozenset()  # VLANs carried tagged to the NIC (v1.1); `tag` is then its native VLAN
 
     @property
     def segment(self) -> Segment:
+        """The segment of the NIC's untagged frames: its `tag`, or untagged."""
         return UNTAGGED if self.tag is None else self.tag
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Every segment the NIC is in: its own, then its trunk VLANs ascending."""
+        return (self.segment, *sorted(self.trunks)) if self.trunks else (self.segment,)
+
+    def address_in(self, segment: Segment) -> IPv4Interface | None:
+        """The NIC's address in `segment`: `ip` sits on the NIC's untagged side (eth0 in the
+        guest), so in a trunk VLAN, which reaches the guest tagged, the file gives it none."""
+        return self.ip if segment == self.segment else None
 
     @property
     def id(self) -> str:
@@ -63,6 +75,7 @@ class Endpoint:
     type: EndpointType
     node: str
     nics: tuple[Nic, ...]
+    vmid: int | None = None  # the Proxmox VM or container id (v1.1)
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Link:
     trunks: frozenset[int]
     untagged: bool = True
     name: str | None = None
+    vni: int | None = None  # VXLAN id when its bridges are on different hosts (v1.1); always set after loading
 
     @property
     def segments(self) -> frozenset[Segment]:
@@ -91,6 +105,7 @@ class Link:
 class ControllerConfig:
     host: str = "127.0.0.1"
     port: int = 6653
+    replicas: int = 1  # controllers the simulator runs as one cluster (v1.1)
     mac_limit: int = 256  # learned MACs per (port, VLAN) before new sources are ignored
     mac_idle_timeout: int = 300  # seconds a learned MAC lives without traffic
     packet_in_rate: int = 1000  # packet-ins per second per switch, metered on the switch
@@ -101,6 +116,7 @@ class Topology:
     name: str
     bridges: dict[str, Bridge]
     nodes: tuple[str, ...] = ("node1",)
+    node_addresses: dict[str, str] = field(default_factory=dict)  # node -> underlay address, for nodes that give one (v1.1)
     vlans: dict[int, str | None] = field(default_factory=dict)  # id -> name
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
@@ -118,3 +134,8 @@ class Topology:
             return UNTAGGED
         name = self.vlans.get(int(segment))
         return f"{segment} ({name})" if name else str(segment)
+
+    def nic_label(self, nic: Nic) -> str:
+        """'10 (web)' for a NIC in one segment; 'untagged + trunks 10,20' for a trunk NIC."""
+        label = self.vlan_label(nic.segment)
+        return f"{label} + trunks {','.join(map(str, sorted(nic.trunks)))}" if nic.trunks else label

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from sdnlab.model import Topology
+from sdnlab.model import UNTAGGED, Nic, Topology
 
 
 def reachable_pairs(topology: Topology) -> set[tuple[str, str]]:
@@ -21,8 +21,7 @@ def reachable_pairs(topology: Topology) -> set[tuple[str, str]]:
         adjacency[b].append((a, link))
     nics = list(topology.nics())
     pairs: set[tuple[str, str]] = set()
-    for nic in nics:
-        segment = nic.segment
+    for nic, segment in ((n, segment) for n in nics for segment in _segments(n)):
         seen = {nic.bridge}
         queue = deque([nic.bridge])
         while queue:
@@ -32,6 +31,11 @@ def reachable_pairs(topology: Topology) -> set[tuple[str, str]]:
                     seen.add(there)
                     queue.append(there)
         for other in nics:
-            if other.endpoint != nic.endpoint and other.segment == segment and other.bridge in seen:
+            if other.endpoint != nic.endpoint and segment in _segments(other) and other.bridge in seen:
                 pairs.add(tuple(sorted((nic.endpoint, other.endpoint))))
     return pairs
+
+
+def _segments(nic: Nic) -> set:
+    """Written out from the format rather than `Nic.segments`: its tag (or untagged) and its trunks."""
+    return {UNTAGGED if nic.tag is None else nic.tag} | set(nic.trunks)

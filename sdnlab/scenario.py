@@ -40,6 +40,7 @@ class LabState:
     down_links: set[int] = field(default_factory=set)
     down_nics: set[tuple[str, int]] = field(default_factory=set)
     nics: dict[tuple[str, int], Nic] = field(default_factory=dict)  # NICs changed by set_tag
+    cut_nodes: set[frozenset[str]] = field(default_factory=set)  # node pairs whose underlay is cut (node_link_down)
 
     def apply(self, step: Step) -> None:
         step.apply(self)
@@ -56,13 +57,22 @@ class LabState:
         xs, ys = ([self.nic(name, n.index) for n in self.base.endpoints[name].nics] for name in (a, b))
         return _share_subnet(xs, ys)
 
+    def link_is_up(self, index: int) -> bool:
+        """Whether link `index` carries traffic now: not taken down, and its nodes' underlay not cut."""
+        if index in self.down_links:
+            return False
+        if not self.cut_nodes:
+            return True
+        link = self.base.links[index]
+        return frozenset(self.base.bridges[b].node for b in link.between) not in self.cut_nodes
+
     def topology(self) -> Topology:
-        """The lab now: down links and down NICs removed, retagged NICs changed."""
+        """The lab now: down links (and links across a cut underlay) and down NICs removed, retagged NICs changed."""
         endpoints = {
-            name: Endpoint(e.name, e.type, e.node, tuple(self.nic(name, n.index) for n in e.nics if (name, n.index) not in self.down_nics))
+            name: Endpoint(e.name, e.type, e.node, tuple(self.nic(name, n.index) for n in e.nics if (name, n.index) not in self.down_nics), e.vmid)
             for name, e in self.base.endpoints.items()
         }
-        links = tuple(link for link in self.base.links if link.index not in self.down_links)
+        links = tuple(link for link in self.base.links if self.link_is_up(link.index))
         return dataclasses.replace(self.base, endpoints=endpoints, links=links)
 
 

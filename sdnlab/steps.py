@@ -14,11 +14,17 @@ A class here is everything the project knows about one kind of step:
 class to it, in the order the classes are defined here (the order error
 messages list them in).
 
-Adding a step kind, such as `{stop_controller: master | K}`,
-`{start_controller: K | all}` or `{partition_controller: ...}`, is one new
-`@register`ed class in this module plus the `StepTarget` method its `run`
-calls; the lab that runs scenarios (sim/runner.py) then implements that method.
-Nothing else dispatches on step kinds.
+Adding a step kind is one new `@register`ed class in this module plus the
+`StepTarget` method its `run` calls; the lab that runs scenarios
+(sim/runner.py) then implements that method. Nothing else dispatches on step
+kinds.
+
+The controller-replica steps of format 1.1 (`stop_controller`,
+`start_controller`, `partition_controller`, `heal_controller`) call methods
+that only a lab running a cluster of controllers has (`ReplicaTarget`, not
+part of `StepTarget`): `unsupported` lists the steps a lab lacks the methods
+for, so a builder can refuse a scenario before building anything, and `run`
+raises `UnsupportedStep` on such a lab.
 
 This module is the model layer: it must not import the simulator, the
 controller or deployment code. They come to it through `StepTarget`.
@@ -70,6 +76,27 @@ class StepTarget(Protocol):
         """Probe the lab and compare with what `step` requires of the lab as `state` models it."""
 
 
+class ReplicaTarget(Protocol):
+    """What a lab running `controller.replicas` controllers as one cluster adds to `StepTarget`
+    (no builder does yet). A replica is numbered from 1; None is the word of the step."""
+
+    def stop_replica(self, replica: int | None) -> None:
+        """Kill a replica (None: the current master)."""
+
+    def start_replica(self, replica: int | None) -> None:
+        """Start a stopped replica again (None: all of them)."""
+
+    def partition_replica(self, replica: int | None) -> None:
+        """Cut a replica off from its peers and its switches without stopping it (None: the master)."""
+
+    def heal_replica(self, replica: int | None) -> None:
+        """Undo a partition (None: every partitioned replica)."""
+
+
+class UnsupportedStep(Exception):
+    """A lab was asked to do a step it cannot do (yet)."""
+
+
 class Reporter(Protocol):
     """Where parsing reports problems: `path` is the key path from the top of the file."""
 
@@ -114,6 +141,16 @@ class Step:
         """Do the step on a running lab; `state` already includes it."""
         raise NotImplementedError
 
+    def missing_on(self, target: object) -> str | None:
+        """Why `target` (a lab, or its class) cannot do this step; None when it can. Every
+        `StepTarget` can do the steps whose `run` only calls `StepTarget` methods."""
+        return None
+
+
+def unsupported(steps: tuple[Step, ...] | list[Step], target: object, topology: Topology) -> list[str]:
+    """One line per step that `target` cannot do, so a builder can refuse before it builds anything."""
+    return [f"step {step.index + 1} ({step.describe(topology)}): {why}" for step in steps if (why := step.missing_on(target)) is not None]
+
 
 STEPS: dict[str, type[Step]] = {}
 
@@ -148,7 +185,9 @@ class _LinkStep(Step):
 
     def run(self, target: StepTarget, state: LabState) -> None:
         for i in self.links:
-            target.set_link(state.base.links[i].id, up=self.up)
+            # A link across a cut underlay (node_link_down) stays down until the underlay is back.
+            if not self.up or state.link_is_up(i):
+                target.set_link(state.base.links[i].id, up=self.up)
 
 
 def _kind(value: Any) -> str:
@@ -273,6 +312,9 @@ class SetTag(Step):
             if not bridge.keeps_vlans_apart:
                 at.error(path + ("tag",), f"bridge {bridge.name} is a Linux bridge that is not VLAN-aware, so it cannot carry tag {tag}")
                 return None
+            if tag in nics[index].trunks:
+                at.error(path + ("tag",), f"VLAN {tag} is in trunks of {name}'s NIC {index}, carried tagged; it cannot also be the NIC's untagged tag")
+                return None
         ip = None
         if arg.get("ip") is not None:
             try:
@@ -321,6 +363,130 @@ class Restart(Step):
 
     def run(self, target: StepTarget, state: LabState) -> None:
         target.restart_controller()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ReplicaStep(Step):
+    """One replica of the clustered controller (v1.1, `controller.replicas`), or the step's word for
+    the master or for all of them (`replica` None)."""
+
+    word: ClassVar[str]  # 'master' or 'all'
+    method: ClassVar[str]  # the ReplicaTarget method `run` calls
+    replica: int | None = None
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        if arg == cls.word:
+            return cls(index=at.index, line=at.line)
+        count = at.state.base.controller.replicas
+        # `true` is not replica 1, though YAML's true == 1 in Python.
+        if isinstance(arg, bool) or not isinstance(arg, int) or not 1 <= arg <= count:
+            at.error(at.path, f"{cls.kind} takes '{cls.word}' or a replica number from 1 to {count} (controller.replicas is {count}), not {_quoted(arg)}")
+            return None
+        return cls(index=at.index, line=at.line, replica=arg)
+
+    def describe(self, topology: Topology) -> str:
+        return f"{self.kind} {self.word if self.replica is None else self.replica}"
+
+    def missing_on(self, target: object) -> str | None:
+        if callable(getattr(target, self.method, None)):
+            return None
+        return "not supported by this builder yet: it runs one controller, not a cluster of replicas"
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        why = self.missing_on(target)
+        if why is not None:
+            raise UnsupportedStep(f"{self.describe(state.base)}: {why}")
+        getattr(target, self.method)(self.replica)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class StopController(_ReplicaStep):
+    kind = "stop_controller"
+    word = "master"
+    method = "stop_replica"
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class StartController(_ReplicaStep):
+    kind = "start_controller"
+    word = "all"
+    method = "start_replica"
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class PartitionController(_ReplicaStep):
+    kind = "partition_controller"
+    word = "master"
+    method = "partition_replica"
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class HealController(_ReplicaStep):
+    kind = "heal_controller"
+    word = "all"
+    method = "heal_replica"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _NodeLinkStep(Step):
+    """The underlay between two nodes (v1.1). On a lab that builds every node on one host (the
+    simulator) there is no underlay to cut, so the step takes down, or brings back, the links
+    that join a bridge of one node to a bridge of the other: what a cut underlay does to them."""
+
+    up: ClassVar[bool]
+    nodes: tuple[str, str]
+
+    @classmethod
+    def parse(cls, arg: Any, at: ParseContext) -> Step | None:
+        nodes = at.state.base.nodes
+        if not isinstance(arg, list) or len(arg) != 2 or not all(isinstance(n, str) for n in arg):
+            at.error(at.path, f"{cls.kind} takes two node names [N1, N2]")
+            return None
+        unknown = [n for n in arg if n not in nodes]
+        if unknown:
+            at.error(at.path, f"unknown node '{show(unknown[0])}'; nodes are: {', '.join(nodes)}")
+            return None
+        if arg[0] == arg[1]:
+            at.error(at.path, f"{cls.kind} takes two different nodes, not {arg[0]} twice")
+            return None
+        return cls(index=at.index, line=at.line, nodes=(arg[0], arg[1]))
+
+    def crossing(self, topology: Topology) -> list[int]:
+        """The links that join a bridge of one of the two nodes to a bridge of the other."""
+        pair = set(self.nodes)
+        return [link.index for link in topology.links if {topology.bridges[b].node for b in link.between} == pair]
+
+    def describe(self, topology: Topology) -> str:
+        links = ", ".join(topology.links[i].id for i in self.crossing(topology)) or "none"
+        return f"{self.kind} {self.nodes[0]}-{self.nodes[1]} (links between them: {links})"
+
+    def apply(self, state: LabState) -> None:
+        (state.cut_nodes.discard if self.up else state.cut_nodes.add)(frozenset(self.nodes))
+
+    def run(self, target: StepTarget, state: LabState) -> None:
+        for i in self.crossing(state.base):
+            # Up: only the links nothing else keeps down (a link_down, another cut underlay).
+            if not self.up or state.link_is_up(i):
+                target.set_link(state.base.links[i].id, up=self.up)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class NodeLinkDown(_NodeLinkStep):
+    kind = "node_link_down"
+    up = False
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class NodeLinkUp(_NodeLinkStep):
+    kind = "node_link_up"
+    up = True
 
 
 @register

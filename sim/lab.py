@@ -30,7 +30,7 @@ from pathlib import Path
 
 from controller.flows import Flow
 from controller.state import PortPlan
-from host import netlink, pki, preflight
+from host import netlink, pki, preflight, unbuilt
 from host.control import ControllerProcess, release_channel, secure_channel
 from host.ovsdb import REMOTE, LabBridge, lab_bridges, ovsdb
 from host.preflight import HostError
@@ -53,6 +53,8 @@ class SimError(HostError):
 
 def check_host(topology: Topology) -> None:
     """Refuse, before creating anything, what this machine cannot replay."""
+    unbuilt.refuse_trunk_nics(topology, "sim")
+    unbuilt.refuse_replicas(topology, "sim")
     preflight.require_root("the simulator", "it creates namespaces, veths and OVS bridges")
     preflight.refuse_vlan_aware_linux_bridges(topology, "replay")
     preflight.require_ovs()

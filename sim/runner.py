@@ -14,13 +14,14 @@ from typing import TextIO
 
 import yaml
 
+from host.errors import HostError
 from host.verify import Pair, flow_reachability, probeable_pairs, trace_check, trace_sample
 from sdnlab.check import analyse
 from sdnlab.loader import loads
 from sdnlab.model import Topology
 from sdnlab.progress import Progress
 from sdnlab.scenario import LabState, Scenario, pingable_pairs, play
-from sdnlab.steps import Expect, Step
+from sdnlab.steps import Expect, Step, unsupported
 from sim.lab import SimLab
 from sim.probe import PairResult, probe
 
@@ -204,6 +205,9 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None, tls: b
     progress = Progress()
     out = sys.stderr if as_json else sys.stdout
     topology = scenario.topology
+    refused = unsupported(scenario.steps, SimTarget, topology)
+    if refused:  # said before anything is built, not at the step
+        raise HostError(f"scenario {scenario.source} has steps the simulator cannot do: " + "; ".join(refused))
     print(f"scenario {scenario.source} on {topology.source}: {len(scenario.steps)} steps", file=out)
     with tempfile.TemporaryDirectory(prefix="sdnlab-scenario-") as tmp:
         work = Path(tmp) / Path(topology.source).name

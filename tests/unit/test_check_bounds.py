@@ -259,6 +259,8 @@ def random_lab(rng: random.Random) -> dict:
             tag = rng.choice([None, 10, 20])
             if tag:
                 nic["tag"] = tag
+            if rng.random() < 0.2:  # a trunk NIC (v1.1): its address counts in its own segment only
+                nic["trunks"] = [v for v in (10, 20) if v != tag]
             net = rng.choice(nets)
             if net:
                 nic["ip"] = net.format(len(endpoints) * 4 + len(nics) + 1)
@@ -275,11 +277,16 @@ def brute_force_warnings(analysis) -> dict:
         shared = [c for c in analysis.classes if a in c.endpoints and b in c.endpoints]
         if any(c.pings_everywhere for c in shared):
             continue
-        nic_pairs = [(x, y) for c in shared for x in c.nics if x.endpoint == a for y in c.nics if y.endpoint == b]
-        if not any(_can_ping(x, y) for x, y in nic_pairs):
-            x, y = nic_pairs[0]
-            out[(a, b)] = "no-address" if x.ip is None or y.ip is None else "other-subnet"
+        nic_pairs = [(x, y, c.segment) for c in shared for x in c.nics if x.endpoint == a for y in c.nics if y.endpoint == b]
+        if not any(_can_ping(x, y, seg) for x, y, seg in nic_pairs):
+            x, y, seg = nic_pairs[0]
+            out[(a, b)] = "no-address" if own_address(x, seg) is None or own_address(y, seg) is None else "other-subnet"
     return out
+
+
+def own_address(nic, segment):
+    """A NIC's address in a segment, written out: its ip counts in its tag's segment (untagged without one), not in its trunks."""
+    return nic.ip if segment == (nic.tag if nic.tag is not None else "untagged") else None
 
 
 def test_warnings_and_their_summary_agree_with_brute_force():

@@ -19,7 +19,7 @@ B = "name: x\nbridges: {br: {type: ovs}}\n"
 AB = "name: x\nbridges: {a: {type: ovs}, b: {type: ovs}}\n"
 H = B + "endpoints:\n  h: "
 V = "name: x\nvlans: {10: {}, 20: {}}\nbridges: {br: {type: ovs}, lx: {type: linux}}\nendpoints:\n  h: "
-NIC_KEYS = "bridge, tag, ip, mac, port_security"
+NIC_KEYS = "bridge, tag, ip, mac, trunks, port_security"
 TOP = "name, description, nodes, vlans, bridges, endpoints, links, controller"
 
 CASES = [
@@ -44,7 +44,7 @@ CASES = [
                                                                   ("nodes", "nodes is empty; leave it out for a single node called node1")]),
     ("name: x\nnodes: {PVE: {}}\nbridges: {br: {type: ovs}}\n", [("nodes.PVE", "node name 'PVE' " + NAME_RULE.format(32))]),
     ("name: x\nnodes: {p: [1]}\nbridges: {br: {type: ovs}}\n", [("nodes.p", "node p must be a map, not a list")]),
-    ("name: x\nnodes: {p: {cpu: 4}}\nbridges: {br: {type: ovs}}\n", [("nodes.p.cpu", "unknown key 'cpu'")]),
+    ("name: x\nnodes: {p: {cpu: 4}}\nbridges: {br: {type: ovs}}\n", [("nodes.p.cpu", "unknown key 'cpu'; expected one of: address")]),
     ("name: x\nnodes: {p: {}, q: {}}\nbridges: {br: {type: ovs, node: r}}\n", [("bridges.br.node", "unknown node 'r'; nodes are: p, q")]),
     ("name: x\nnodes: {p: {}, q: {}}\nbridges: {br: {type: ovs}}\n", [("bridges.br", "bridge br needs a 'node': the file has several nodes (p, q)")]),
     # vlans
@@ -76,7 +76,7 @@ CASES = [
      [("endpoints.br", "'br' is already the name of a bridge; bridge and endpoint names must be unique together")]),
     (H + "{nics: [{bridge: br}]}\n", [("endpoints.h", "missing required key 'type' (kvm, lxc or host)")]),
     (H + "{type: vm, nics: [{bridge: br}]}\n", [("endpoints.h.type", "type must be 'kvm', 'lxc' or 'host', not 'vm'")]),
-    (H + "{type: host, nics: [{bridge: br}], cpu: 2}\n", [("endpoints.h.cpu", "unknown key 'cpu'; expected one of: type, node, nics")]),
+    (H + "{type: host, nics: [{bridge: br}], cpu: 2}\n", [("endpoints.h.cpu", "unknown key 'cpu'; expected one of: type, node, vmid, nics")]),
     ("name: x\nbridges: {br: {type: ovs}}\nendpoints: {H: {type: host, nics: [{bridge: br}]}}\n", [("endpoints.H", "endpoint name 'H' " + NAME_RULE.format(12))]),
     (H + "{type: host}\n", [("endpoints.h", "missing required key 'nics' (an endpoint needs at least one NIC)")]),
     (H + "{type: host, nics: {bridge: br}}\n", [("endpoints.h.nics", "nics must be a list, not a map")]),
@@ -118,7 +118,7 @@ CASES = [
     (AB + "links: [{between: [a, b, a]}]\n", [("links[0].between", "between must list exactly two bridge names")]),
     (AB + "links: [{between: [a, a]}]\n", [("links[0].between", "a link joins two different bridges, not a to itself")]),
     (AB + "links: [{between: [c, 5]}]\n", [("links[0].between[0]", "unknown bridge 'c'"), ("links[0].between[1]", "unknown bridge '5'")]),
-    (AB + "links: [{between: [a, b], speed: 1}]\n", [("links[0].speed", "unknown key 'speed'; expected one of: between, name, trunks, untagged")]),
+    (AB + "links: [{between: [a, b], speed: 1}]\n", [("links[0].speed", "unknown key 'speed'; expected one of: between, name, trunks, untagged, vni")]),
     (AB + "links: [{between: [a, b], name: Up}]\n", [("links[0].name", "link name 'Up' " + NAME_RULE.format(12))]),
     (AB + "links: [{between: [a, b], name: up}, {between: [a, b], name: up}, {between: [a, b], name: up}]\n",
      [("links[1].name", "link name 'up' is already used by links[0]"), ("links[2].name", "link name 'up' is already used by links[1]")]),
@@ -132,7 +132,7 @@ CASES = [
         "bridge b is a Linux bridge that is not VLAN-aware, so it cannot trunk VLANs; use trunks: [] or set vlan_aware: true on it")]),
     # controller
     (B + "controller: 5\n", [("controller", "controller must be a map, not a number")]),
-    (B + "controller: {flavour: faucet}\n", [("controller.flavour", "unknown key 'flavour'; expected one of: host, port, mac_limit, mac_idle_timeout, packet_in_rate")]),
+    (B + "controller: {flavour: faucet}\n", [("controller.flavour", "unknown key 'flavour'; expected one of: host, port, replicas, mac_limit, mac_idle_timeout, packet_in_rate")]),
     (B + "controller: {host: 5, port: 0, mac_limit: 65536, mac_idle_timeout: 0, packet_in_rate: 1000001}\n", [
         ("controller.host", "controller host must be text, not a number (quote it)"), ("controller.mac_idle_timeout", "mac_idle_timeout must be from 1 to 65535, not 0"),
         ("controller.mac_limit", "mac_limit must be from 1 to 65535, not 65536"), ("controller.packet_in_rate", "packet_in_rate must be from 1 to 1000000, not 1000001"),

@@ -94,8 +94,10 @@ def test_a_scenario_that_is_not_yaml_is_a_topology_error_naming_the_file(files):
      ("topology: two-nodes.yaml\nsteps: []\n", ["2:8: steps: a scenario needs 'steps': a list of at least one step"]),
      ("topology: two-nodes.yaml\ncolour: red\nsteps: [{wait: 1}]\n", ["2:1: colour: unknown key 'colour'; expected one of: topology, steps, description"]),
      ("topology: two-nodes.yaml\nsteps:\n  - {wait: 1, restart: controller}\n  - jump: 1\n", [
-         "3:5: steps[0]: a step is a map with one key, one of: link_down, link_up, nic_down, nic_up, set_tag, restart, wait, expect",
-         "4:5: steps[1]: a step is a map with one key, one of: link_down, link_up, nic_down, nic_up, set_tag, restart, wait, expect"]),
+         "3:5: steps[0]: a step is a map with one key, one of: link_down, link_up, nic_down, nic_up, set_tag, restart, "
+         "stop_controller, start_controller, partition_controller, heal_controller, node_link_down, node_link_up, wait, expect",
+         "4:5: steps[1]: a step is a map with one key, one of: link_down, link_up, nic_down, nic_up, set_tag, restart, "
+         "stop_controller, start_controller, partition_controller, heal_controller, node_link_down, node_link_up, wait, expect"]),
      ("topology: two-nodes.yaml\nsteps:\n  - wait: -1\n", ["3:11: steps[0].wait: wait takes a number of seconds, 0 or more"])],
 )
 def test_the_problems_of_a_scenario_file_where_they_are(files, text, expected):

@@ -32,6 +32,8 @@ def topologies(draw):
             tag = None if bridge in plain else draw(st.sampled_from([None, *VIDS]))
             if tag is not None:
                 nic["tag"] = tag
+            if bridge not in plain and draw(st.booleans()):  # a trunk NIC (format 1.1), in several segments
+                nic["trunks"] = draw(st.lists(st.sampled_from([v for v in VIDS if v != tag]), unique=True))
             nics.append(nic)
         endpoints[f"e{e}"] = {"type": "host", "nics": nics}
     links = []

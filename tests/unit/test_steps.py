@@ -12,12 +12,32 @@ import pytest
 
 from sdnlab import TopologyError, load, report
 from sdnlab.scenario import STEP_KINDS, LabState, load_scenario, play
-from sdnlab.steps import STEPS, Expect, LinkDown, LinkUp, NicDown, NicUp, ParseContext, Restart, SetTag, Step, StepTarget, Wait
+from sdnlab.steps import (
+    STEPS,
+    Expect,
+    HealController,
+    LinkDown,
+    LinkUp,
+    NicDown,
+    NicUp,
+    NodeLinkDown,
+    NodeLinkUp,
+    ParseContext,
+    PartitionController,
+    Restart,
+    SetTag,
+    StartController,
+    Step,
+    StepTarget,
+    StopController,
+    Wait,
+)
 from tests.conftest import REPO, TOPOLOGIES
 
 SCENARIOS = TOPOLOGIES / "scenarios"
 # The step kinds docs/topology-format.md documents and the project implements, in the order errors list them.
-DOCUMENTED = ("link_down", "link_up", "nic_down", "nic_up", "set_tag", "restart", "wait", "expect")
+DOCUMENTED = ("link_down", "link_up", "nic_down", "nic_up", "set_tag", "restart", "stop_controller", "start_controller",
+              "partition_controller", "heal_controller", "node_link_down", "node_link_up", "wait", "expect")
 
 
 def test_the_registry_lists_exactly_the_documented_kinds():
@@ -41,6 +61,14 @@ SAMPLES = [
     (SetTag(index=0, endpoint="web2", nic=0, tag=20), "set_tag web2 NIC 0 to tag 20"),
     (SetTag(index=0, endpoint="web2", tag=None, ip=IPv4Interface("10.0.10.77/24")), "set_tag web2 NIC 0 to untagged, ip 10.0.10.77/24"),
     (Restart(index=0), "restart controller"),
+    (StopController(index=0), "stop_controller master"),
+    (StopController(index=0, replica=2), "stop_controller 2"),
+    (StartController(index=0), "start_controller all"),
+    (StartController(index=0, replica=3), "start_controller 3"),
+    (PartitionController(index=0), "partition_controller master"),
+    (HealController(index=0, replica=1), "heal_controller 1"),
+    (NodeLinkDown(index=0, nodes=("pve1", "pve2")), "node_link_down pve1-pve2 (links between them: link0)"),
+    (NodeLinkUp(index=0, nodes=("pve2", "pve1")), "node_link_up pve2-pve1 (links between them: link0)"),
     (Wait(index=0, seconds=1.0), "wait 1 s"),
     (Wait(index=0, seconds=2.5), "wait 2.5 s"),
     (Expect(index=0, intent=True), "expect intent"),
