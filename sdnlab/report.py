@@ -45,11 +45,12 @@ def valid_json(analysis: Analysis) -> str:
     return "".join(json_chunks(analysis))
 
 
-def write_json(analysis: Analysis, out: TextIO, chunk: int = 1 << 16) -> None:
-    """Write the `check --json` text (and a newline) to `out` as it is generated, in pieces of about `chunk` characters."""
+def write_json(analysis: Analysis, out: TextIO, chunk: int = 1 << 16, failed: dict | None = None) -> None:
+    """Write the `check --json` text (and a newline) to `out` as it is generated, in pieces of about `chunk` characters.
+    `failed`: the object of the `failed` key that `check --fail` adds (see `json_chunks`)."""
     buffer: list[str] = []
     size = 0
-    for piece in json_chunks(analysis):
+    for piece in json_chunks(analysis, failed):
         buffer.append(piece)
         size += len(piece)
         if size >= chunk:
@@ -59,10 +60,11 @@ def write_json(analysis: Analysis, out: TextIO, chunk: int = 1 << 16) -> None:
     out.write("".join(buffer))
 
 
-def json_chunks(analysis: Analysis) -> Iterator[str]:
+def json_chunks(analysis: Analysis, failed: dict | None = None) -> Iterator[str]:
     """`json.dumps(analysis.to_json(), indent=2)` in pieces, without building the object:
     for 3,000 endpoints in one VLAN that object held 4.5 million pairs and as many warnings.
-    Each name is JSON-encoded once; a pair is then two string joins."""
+    Each name is JSON-encoded once; a pair is then two string joins. With `failed` (`check --fail`),
+    the same text with a last key `failed` holding that object; without, exactly as before."""
     topo = analysis.topology
     quoted = {name: json.dumps(name) for name in topo.endpoints}
     yield "{\n"
@@ -73,6 +75,8 @@ def json_chunks(analysis: Analysis) -> Iterator[str]:
     for key, pairs in (("reachable", analysis.iter_reachable()), ("isolated", analysis.isolated())):
         yield f',\n  "{key}": '
         yield from _json_list(f"    [\n      {quoted[a]},\n      {quoted[b]}\n    ]" for a, b in pairs)
+    if failed is not None:
+        yield ',\n  "failed": ' + _indented(json.dumps(failed, indent=2), "  ")
     yield "\n}"
 
 
@@ -177,6 +181,16 @@ def describe_step(step: Step, topo: Topology) -> str:
     return step.describe(topo)
 
 
+PAIR_LIMIT = 12  # pairs listed on a scenario step's line; a big lab's steps say how many, and --json lists them all
+
+
+def _pairs(pairs: list) -> str:
+    if not pairs:
+        return "none"
+    shown = " ".join(f"{a}-{b}" for a, b in pairs[:PAIR_LIMIT])
+    return shown if len(pairs) <= PAIR_LIMIT else f"{len(pairs)} pairs, {shown} ... (--json lists every pair)"
+
+
 def scenario_text(scenario) -> str:
     """A valid scenario's steps, with what each `expect` will require."""
     expects = {step.index: (probe, good) for step, probe, good in scenario.intent_at()}
@@ -185,8 +199,7 @@ def scenario_text(scenario) -> str:
         out.append(f"  {step.index + 1:>2}. {describe_step(step, scenario.topology)}")
         if step.index in expects:
             probe, good = expects[step.index]
-            fmt = lambda pairs: " ".join(f"{a}-{b}" for a, b in pairs) or "none"  # noqa: E731
-            out.append(f"      probes {len(probe)} pairs; reachable: {fmt(sorted(good))}; isolated: {fmt([p for p in probe if p not in good])}")
+            out.append(f"      probes {len(probe)} pairs; reachable: {_pairs(sorted(good))}; isolated: {_pairs([p for p in probe if p not in good])}")
     return "\n".join(escape(line) for line in out)
 
 
