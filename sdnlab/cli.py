@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -35,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(report.invalid_text(exc), file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:
+        # The reader went away (`sdnlab check big.yaml | head`): stop quietly, as cat does. Python would
+        # complain again flushing stdout at exit, so it is pointed at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -50,7 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a topology (or a scenario) and compute segments, reachability and isolation")
     check.add_argument("file", type=Path)
     check.add_argument("--json", action="store_true", help="print the JSON object of the topology format")
+    check.add_argument("--fail", action="append", type=_part, default=[], metavar="PART",
+                       help="also compute reachability with this part failed: link:NAME, 'link:[A,B]', bridge:NAME or node:NAME (repeatable)")
     check.set_defaults(run=_check)
+
+    dif = sub.add_parser("diff", help="compare the reachability of two topology files: pairs gained and lost, per segment")
+    dif.add_argument("before", type=Path)
+    dif.add_argument("after", type=Path)
+    dif.add_argument("--json", action="store_true", help='print {"gained": [[a, b], ...], "lost": [...]}')
+    dif.set_defaults(run=_diff)
 
     graph = sub.add_parser("graph", help="draw a topology (PNG/SVG picture, or Mermaid/DOT text)")
     graph.add_argument("file", type=Path)
@@ -101,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="when listening, write the port held to this inherited file descriptor and close it (for the process that started it)")
     ctl.add_argument("--insecure", action="store_true", help="allow plain TCP on an address other than loopback (anyone reaching it can act as a switch)")
     ctl.set_defaults(run=_controller)
+
+    from sdnlab.pve import command as pve_command  # `import pve` and `export pve` (Proxmox VE): docs/proxmox.md
+
+    pve_command.register(sub)
     return parser
 
 
@@ -109,14 +128,54 @@ def _check(args: argparse.Namespace) -> int:
 
     loaded = load_any(args.file)
     if isinstance(loaded, Scenario):
+        if args.fail:
+            print(f"sdnlab check: --fail needs a topology file; {args.file} is a scenario", file=sys.stderr)
+            return EXIT_INVALID
         print(report.scenario_json(loaded) if args.json else report.scenario_text(loaded))
         return EXIT_OK
+    from sdnlab import failures
+
+    unknown = [(part, why) for part in args.fail if (why := failures.problem(loaded, part)) is not None]
+    for part, why in unknown:
+        print(f"sdnlab check: --fail {part}: {why}", file=sys.stderr)
+    if unknown:
+        return EXIT_INVALID
     analysis = analyse(loaded)
+    failure = failures.fail(analysis, args.fail) if args.fail else None
     if args.json:
-        report.write_json(analysis, sys.stdout)  # streamed: millions of pairs are never one string
+        # Streamed: millions of pairs are never one string.
+        report.write_json(analysis, sys.stdout, failed=failure.to_json() if failure else None)
     else:
         print(report.valid_text(analysis))
+        if failure:
+            print("\n" + failures.failure_text(failure))
     return EXIT_OK
+
+
+def _part(text: str):
+    """argparse type of --fail: a malformed part is a usage error (exit 2), as argparse makes it."""
+    from sdnlab.failures import parse_part
+
+    try:
+        return parse_part(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from sdnlab.diff import diff, diff_text
+
+    loaded, problems = [], []
+    for path in (args.before, args.after):
+        try:
+            loaded.append(load(path))
+        except TopologyError as exc:  # both files' problems at once, as check lists all of one file's
+            problems += exc.problems
+    if problems:
+        raise TopologyError(problems)
+    result = diff(analyse(loaded[0]), analyse(loaded[1]))
+    print(json.dumps(result.to_json(), indent=2) if args.json else diff_text(result))
+    return EXIT_OK if result.same else EXIT_FAILED
 
 
 def _graph(args: argparse.Namespace) -> int:

@@ -103,3 +103,19 @@ def test_check_needs_no_root_and_writes_nothing(sdnlab, tmp_path):
     out = run(sdnlab, "check", str(copy), cwd=tmp_path)
     assert out.returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.yaml"]
+
+
+def test_a_reader_that_goes_away_ends_the_output_without_a_traceback(tmp_path):
+    """`sdnlab check big.yaml | head`: the pipe closes early; before, a BrokenPipeError traceback followed."""
+    import subprocess
+    import sys
+
+    endpoints = "".join(f"  e{i}: {{type: host, nics: [{{bridge: br, ip: 10.0.{i // 250}.{i % 250 + 1}/16}}]}}\n" for i in range(400))
+    big = tmp_path / "big.yaml"
+    big.write_text(f"name: big\nbridges: {{br: {{type: ovs}}}}\nendpoints:\n{endpoints}")
+    proc = subprocess.Popen([sys.executable, "-m", "sdnlab.cli", "check", "--json", str(big)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"{"
+    proc.stdout.close()  # as `head -1` does, with most of the answer still to come
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 1 and err == ""
