@@ -24,7 +24,7 @@ from controller.core import Core
 from controller.fields import from_os_ken as match_from_os_ken
 from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, Flow, FlowMod
 from controller.learning import frame_fields
-from controller.ovsdb import BridgeSettings, OvsdbWatcher, Snapshot, setting_warnings
+from controller.ovsdb import BridgeSettings, OvsdbWatcher, Snapshot, setting_warnings, vlan_disagreements
 from controller.state import Port, SwitchView
 from sdnlab.model import Topology
 
@@ -72,6 +72,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
         self.warned: set[str] = set()
+        self.vlan_disagreements: list[str] = []  # ports whose OVSDB tag/trunks/vlan_mode disagree with the file, now (for a status view)
         self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote, on_settings=self._ovsdb_settings)
         self.watcher.start()
         self.ticker = threading.Thread(target=self._tick, name="lldp", daemon=True)
@@ -90,6 +91,7 @@ class SdnlabApp(app_manager.OSKenApp):
             mods = self.core.reload(topology)
             LOG.info("topology reloaded: %d flow-mods for %d bridges", sum(map(len, mods.values())), len(mods))
             self._send(mods)
+            self._check_vlans()
 
     # -- sending -----------------------------------------------------------
     def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True) -> None:
@@ -234,12 +236,24 @@ class SdnlabApp(app_manager.OSKenApp):
 
     def _ovsdb_changed(self, snap: Snapshot) -> None:
         with self.lock:
-            changed = [b for b in self.ports if self.bindings.get(self._dpid(b)) != snap.get(self._dpid(b))]
+            # Only a change of name or binding moves a port; a change of its 802.1Q columns is only reported.
+            changed = [b for b in self.ports if _bound(self.bindings.get(self._dpid(b))) != _bound(snap.get(self._dpid(b)))]
             self.bindings = snap
             for bridge in changed:
                 view = self._view(bridge)
                 self._log_bindings(bridge, view)
                 self._send(self.core.update_ports(view))
+            self._check_vlans()
+
+    def _check_vlans(self) -> None:
+        """Keep the list of ports whose OVSDB VLAN columns disagree with the file, and warn of each once."""
+        found = [text for name, bridge in sorted(self.topology.bridges.items()) if bridge.is_ovs
+                 for text in vlan_disagreements(self.topology, name, self.bindings.get(bridge.dpid, {}))]
+        for text in found:
+            if text not in self.warned:  # the text names the port, its columns and the file's VLANs: once per (port, settings)
+                self.warned.add(text)
+                LOG.warning("%s", text)
+        self.vlan_disagreements = found
 
     def _ovsdb_settings(self, found: dict[int, BridgeSettings]) -> None:
         """Warn, once each, when OVS would let frames of a bridge of the file past the pipeline, with the command that fixes it."""
@@ -259,8 +273,8 @@ class SdnlabApp(app_manager.OSKenApp):
         bound = self.bindings.get(self._dpid(bridge), {})
         ports = {}
         for number, (name, up) in self.ports.get(bridge, {}).items():
-            iface, binding = bound.get(number, (None, None))
-            ports[number] = Port(number, name, up, binding if iface == name else None)
+            seen = bound.get(number)
+            ports[number] = Port(number, name, up, seen.binding if seen is not None and seen.name == name else None)
         return SwitchView(bridge, self._dpid(bridge), ports)
 
     def _log_bindings(self, bridge: str, view: SwitchView, only: set[int] | None = None) -> None:
@@ -386,6 +400,11 @@ class SdnlabApp(app_manager.OSKenApp):
             message = self.links.observe((bridge, in_port), here and here.binding, (peer, seen[1]), there and there.binding, now)
         if message:
             (LOG.info if "confirmed" in message else LOG.warning)(message)
+
+
+def _bound(ports: dict | None) -> dict | None:
+    """A bridge's snapshot as (name, binding) per port: what decides which port is which."""
+    return None if ports is None else {n: (seen.name, seen.binding) for n, seen in ports.items()}
 
 
 def _peer(dp) -> str:

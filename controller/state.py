@@ -6,15 +6,17 @@ end of a link; the id is the link's `name`, or `link<position>` without one).
 The simulator, the real deployment and a person adding a port by hand all set
 the same keys. A port without them is bound by its name when it is the name
 Proxmox gives a NIC of an endpoint with a `vmid` (format 1.1): `tap<vmid>i<n>`
-for a kvm guest, `veth<vmid>i<n>` for an lxc container, so a controller on a
-Proxmox node needs no marks on the ports Proxmox makes. Any other port carries
-nothing.
+for a kvm guest, `veth<vmid>i<n>` for an lxc container, or `fwln<vmid>o<n>`
+for either when the NIC has Proxmox's firewall on (pvenames.py), so a
+controller on a Proxmox node needs no marks on the ports Proxmox makes. Any
+other port carries nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.pvenames import ovs_port_names
 from sdnlab.model import Link, Nic, Topology
 
 NIC_KEY = "sdnlab-nic"
@@ -61,16 +63,17 @@ class Resolved:
     ignored: dict[int, str]  # port number -> why it carries nothing
 
 
-PROXMOX_PREFIX = {"kvm": "tap", "lxc": "veth"}  # host-side NIC names Proxmox makes: tap<vmid>i<n>, veth<vmid>i<n>
-
-
 def proxmox_names(topology: Topology) -> dict[str, Binding]:
-    """Port name -> NIC binding, for the NICs of endpoints with a `vmid` of a type Proxmox names."""
+    """Port name -> NIC binding, for the NICs of endpoints with a `vmid` of a type Proxmox names.
+
+    Each NIC has two names: its tap/veth, and the firewall's `fwln<vmid>o<n>`,
+    which stands in the tap's place on the OVS bridge when the NIC has `firewall=1`.
+    """
     out = {}
     for endpoint in topology.endpoints.values():
-        prefix = PROXMOX_PREFIX.get(endpoint.type)
-        if endpoint.vmid is not None and prefix:
-            out.update({f"{prefix}{endpoint.vmid}i{nic.index}": Binding("nic", nic.id) for nic in endpoint.nics})
+        if endpoint.vmid is not None:
+            for nic in endpoint.nics:
+                out.update(dict.fromkeys(ovs_port_names(endpoint.type, endpoint.vmid, nic.index), Binding("nic", nic.id)))
     return out
 
 
