@@ -63,6 +63,7 @@ bench: setup ovs
 	$(PY) bench/controller_bench.py
 	$(PY) bench/sim_bench.py
 	$(PY) bench/recovery_bench.py
+	$(PY) bench/pve_import_bench.py --write
 
 # `sdnlab up`, probe and `sdnlab down` of a mixed lab, 20 times, half of them under CPU load:
 # failures and leftovers go to bench/results/soak.md (about 15 minutes; not part of `make test`).
@@ -74,14 +75,15 @@ soak: setup ovs
 # bench/mutation_collect.py saves every mutant's status to bench/results/mutation-results.json and
 # bench/mutation_report.py writes bench/results/mutation.md from it. Only those two files remain.
 MUTATION := build/mutation
+MUTATION_WORKERS ?= 1
 mutation: setup $(VENV)/.mutation
 	@rm -rf $(MUTATION) && mkdir -p $(MUTATION) bench/results
 	@tar -c --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./mutants --exclude=./notebooks --exclude=__pycache__ \
 		--exclude=.hypothesis --exclude=.pytest_cache --exclude=.ruff_cache --exclude='*.egg-info' . | tar -x -C $(MUTATION)
-	cd $(MUTATION) && start=$$(date +%s) && nice -n 10 ../../$(VENV)/bin/mutmut run --max-children 1 > mutmut.log 2>&1 \
+	cd $(MUTATION) && start=$$(date +%s) && nice -n 10 ../../$(VENV)/bin/mutmut run --max-children $(MUTATION_WORKERS) > mutmut.log 2>&1 \
 		|| { tail -c 3000 mutmut.log; exit 1; }; \
 		../../$(PY) ../../bench/mutation_collect.py ../../bench/results/mutation-results.json --seconds $$(( $$(date +%s) - start )) \
-		--command "make mutation (nice -n 10 mutmut run --max-children 1)"
+		--command "make mutation (nice -n 10 mutmut run --max-children $(MUTATION_WORKERS))"
 	$(PY) bench/mutation_report.py
 	@rm -rf $(MUTATION)
 

@@ -33,12 +33,12 @@ from deploy.drivers import driver
 from deploy.endpoint import EndpointDriver
 from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
-from host import netlink, preflight, unbuilt
+from host import netlink, preflight, standin, unbuilt
 from host.control import ControllerProcess, process_start, release_channel, running_controller, secure_channel, stop_controller
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.signals import interrupts_raise
-from host.verify import dump_all, flow_reachability, probeable_pairs, shared_target
+from host.verify import dump_all, flow_reachability, normal_settings, probeable_pairs, shared_target
 from sdnlab.check import analyse
 from sdnlab.model import Endpoint, Topology
 
@@ -53,6 +53,21 @@ class DeployError(HostError):
 
 def base_number(lab: str) -> int:
     return 100 + zlib.crc32(lab.encode()) % 900 * 10  # 100..9090: ids fit veth<id>i<n> in 15 bytes
+
+
+def endpoint_ids(topology: Topology, base: int) -> dict[str, int]:
+    """Each endpoint's number in its host-side names: its `vmid`, as Proxmox names them (tap<vmid>i<n>,
+    veth<vmid>i<n>), or else the next number from `base` that no endpoint's vmid takes."""
+    taken = {e.vmid for e in topology.endpoints.values() if e.vmid is not None}
+    ids, number = {}, base
+    for name in sorted(topology.endpoints):
+        vmid = topology.endpoints[name].vmid
+        if vmid is None:
+            while number in taken:
+                number += 1
+            vmid, number = number, number + 1
+        ids[name] = vmid
+    return ids
 
 
 @dataclass
@@ -103,7 +118,7 @@ class Names:
 
     def __init__(self, topology: Topology):
         self.base = base_number(topology.name)
-        self.ids = {name: self.base + i for i, name in enumerate(sorted(topology.endpoints))}
+        self.ids = endpoint_ids(topology, self.base)
         self.lab = topology.name
 
     def nic(self, endpoint: Endpoint, index: int) -> str:
@@ -156,13 +171,12 @@ def check_host(topology: Topology, state: State) -> None:
         missing = [t for t in driver(kind).needs() if shutil.which(t) is None]
         if missing:
             raise DeployError(f"{kind} endpoints need {', '.join(missing)}: install them (make setup does)")
-    preflight.refuse_vlan_aware_linux_bridges(topology, "deploy")
     with ovsdb() as api:
         for name, bridge in topology.bridges.items():
-            owner = bridge_owner(api, name) if bridge.is_ovs else None
+            owner = bridge_owner(api, name) if on_ovs(bridge) else None
             if owner is not None and owner != topology.name:
                 raise DeployError(f"an OVS bridge called {name} already exists and is not this lab's; it is left alone")
-            if not bridge.is_ovs and netlink.exists(name):
+            if not on_ovs(bridge) and netlink.exists(name):
                 raise DeployError(f"an interface called {name} already exists; it is left alone")
 
 
@@ -194,12 +208,19 @@ def up(topology: Topology, path: Path, tls: bool = True) -> int:
     return 0
 
 
+def on_ovs(bridge) -> bool:
+    """Built as an OVS bridge here: the file's OVS bridges, and the stand-ins of its VLAN-aware Linux bridges."""
+    return bridge.is_ovs or standin.stood_in(bridge)
+
+
 def _build(lab: Lab, tls: bool) -> None:
     topology, state, names = lab.topology, lab.state, lab.names
     plan = PortPlan(topology)
     datapath = preflight.datapath()
     if not datapath.kernel:
         say("no openvswitch kernel module: OVS bridges use the userspace datapath")
+    if standin.note(topology):
+        say(standin.note(topology))
     with ovsdb() as api:
         channel = None
         if tls:
@@ -216,18 +237,21 @@ def _build(lab: Lab, tls: bool) -> None:
 
     with ovsdb() as api:
         for name, bridge in sorted(topology.bridges.items()):
-            if bridge.is_ovs:
+            if on_ovs(bridge):
                 state.add(kind="ovs-bridge", name=name)
                 add_bridge(api, LabBridge(name, name, topology.name, BUILDER, bridge.dpid, controller.target, not datapath.kernel,
-                                          topology.controller.packet_in_rate))
+                                          topology.controller.packet_in_rate, standin=not bridge.is_ovs))
             else:
                 state.add(kind="link", name=name)
                 netlink.add_bridge(name, lab=topology.name)
             say(f"bridge {name} ({bridge.type}) created")
 
+        vlans = {name: standin.port_vlans(topology, plan[name]) for name, b in topology.bridges.items() if standin.stood_in(b)}
+
         def attach(bridge: str, iface: str, binding: Binding, patch_peer: str = "") -> None:
-            if topology.bridges[bridge].is_ovs:
-                add_port(api, bridge, LabPort(iface, plan.port(bridge, binding), binding, patch_peer))
+            if on_ovs(topology.bridges[bridge]):
+                number = plan.port(bridge, binding)
+                add_port(api, bridge, LabPort(iface, number, binding, patch_peer, vlans.get(bridge, {}).get(number)))
             else:
                 netlink.set_master(iface, bridge)
 
@@ -235,7 +259,7 @@ def _build(lab: Lab, tls: bool) -> None:
             a, b = link.between
             ea, eb = names.link_end(link.index, "a"), names.link_end(link.index, "b")
             binding = Binding("link", link.id)
-            if topology.bridges[a].is_ovs and topology.bridges[b].is_ovs:
+            if on_ovs(topology.bridges[a]) and on_ovs(topology.bridges[b]):
                 attach(a, ea, binding, patch_peer=eb)  # patch ports go with their bridges
                 attach(b, eb, binding, patch_peer=ea)
             else:
@@ -405,8 +429,22 @@ def status(topology: Topology) -> int:
     return 0 if not disagree else 1
 
 
+def endpoint_states(topology: Topology, state: State | None = None) -> dict[str, str]:
+    """Each endpoint's live state, as `status` sees it: 'running' (its driver finds it alive), 'stopped'
+    (the state file records it, but it is not alive) or 'absent' (not recorded: the lab is down, or
+    `up` did not get to it). The names are `sdnlab.draw.STATE_COLOURS`'s."""
+    lab = Lab(topology, state)
+    recorded = {(obj.get("type"), obj.get("name")): obj for obj in lab.state.objects if obj["kind"] == "endpoint"}
+    states = {}
+    for name, endpoint in sorted(topology.endpoints.items()):
+        drv = lab.driver(name)
+        obj = recorded.get((drv.kind, drv.record(lab, endpoint)["name"]))
+        states[name] = "absent" if obj is None else ("running" if drv.alive(obj) else "stopped")
+    return states
+
+
 def enforced_reachability(topology: Topology) -> dict[tuple[str, str], bool]:
     """Which pairs the flows installed right now let through (dumped and traced in the table simulator)."""
     names = sorted(topology.endpoints)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    return flow_reachability(topology, PortPlan(topology), dump_all(topology), pairs)
+    return flow_reachability(topology, PortPlan(topology), dump_all(topology), pairs, normal=normal_settings(topology))

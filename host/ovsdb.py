@@ -9,6 +9,8 @@ Marks, so that what sdnlab made is found by mark and never by name:
   simulations, never a deployed lab);
 - on an Interface, the controller's binding (`sdnlab-nic` or `sdnlab-link`,
   controller/state.py).
+A bridge with `standin` set stands in for a VLAN-aware Linux bridge
+(host/standin.py): standalone, no controller, its ports' VLANs in OVSDB.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.open_vswitch import impl_idl
 
 from controller.state import LINK_KEY, NIC_KEY, Binding
+from host.standin import STANDIN_KEY, STANDIN_OF, PortVlan
 
 REMOTE = "unix:/var/run/openvswitch/db.sock"
 LAB_KEY = "sdnlab-lab"
@@ -52,6 +55,7 @@ class LabBridge:
     controller: str  # "tcp:127.0.0.1:6653"
     netdev: bool  # the userspace datapath (no openvswitch kernel module)
     packet_in_rate: int
+    standin: bool = False  # a VLAN-aware Linux bridge's stand-in: standalone, no controller (host/standin.py)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class LabPort:
     number: int
     binding: Binding
     peer: str = ""
+    vlan: PortVlan | None = None  # a stand-in's port: its 802.1Q settings (a controlled bridge's VLANs are in its flows)
 
 
 def bridge_owner(api, name: str) -> str | None:
@@ -74,16 +79,21 @@ def bridge_owner(api, name: str) -> str | None:
 def add_bridge(api, bridge: LabBridge, ports: list[LabPort] = ()) -> None:
     """The bridge (secure fail mode, OpenFlow 1.3, in-band control off, marked), its controller with OVS's own
     packet-in meter (so a storm cannot reach the controller at all), and its ports, in one transaction: the
-    controller never sees the bridge half set up."""
+    controller never sees the bridge half set up. A stand-in gets no controller and forwards by NORMAL."""
     rate = bridge.packet_in_rate
+    marks = {LAB_KEY: bridge.lab, BRIDGE_KEY: bridge.label, BUILDER_KEY: bridge.builder}
     with api.transaction(check_error=True) as txn:
         txn.add(api.add_br(bridge.name, may_exist=False, datapath_type="netdev" if bridge.netdev else "system"))
-        controller = txn.add(api.db_create("Controller", target=bridge.controller, controller_rate_limit=rate,
-                                           controller_burst_limit=max(25, rate // 4)))
-        txn.add(api.db_set("Bridge", bridge.name, ("fail_mode", "secure"), ("protocols", ["OpenFlow13"]),
-                           ("other_config", {"datapath-id": f"{bridge.dpid:016x}", "disable-in-band": "true"}),
-                           ("external_ids", {LAB_KEY: bridge.lab, BRIDGE_KEY: bridge.label, BUILDER_KEY: bridge.builder}),
-                           ("controller", controller)))
+        if bridge.standin:
+            txn.add(api.db_set("Bridge", bridge.name, ("fail_mode", "standalone"),
+                               ("other_config", {"disable-in-band": "true"}),  # a Linux bridge has no dpid: OVS picks one
+                               ("external_ids", {**marks, STANDIN_KEY: STANDIN_OF})))
+        else:
+            controller = txn.add(api.db_create("Controller", target=bridge.controller, controller_rate_limit=rate,
+                                               controller_burst_limit=max(25, rate // 4)))
+            txn.add(api.db_set("Bridge", bridge.name, ("fail_mode", "secure"), ("protocols", ["OpenFlow13"]),
+                               ("other_config", {"datapath-id": f"{bridge.dpid:016x}", "disable-in-band": "true"}),
+                               ("external_ids", marks), ("controller", controller)))
         for port in ports:
             _add_port(api, txn, bridge.name, port)
 
@@ -99,6 +109,8 @@ def _add_port(api, txn, bridge: str, port: LabPort) -> None:
     if port.peer:
         columns += [("type", "patch"), ("options", {"peer": port.peer})]
     txn.add(api.db_set("Interface", port.name, *columns))
+    if port.vlan is not None:
+        txn.add(api.db_set("Port", port.name, *port.vlan.columns()))
 
 
 def del_bridge(api, name: str) -> None:

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host.errors import HostError
-from host.netlink import vlan_filtering_supported
-from sdnlab.model import Topology
 
-__all__ = ["HostError", "Datapath", "datapath", "require_root", "require_ovs", "refuse_vlan_aware_linux_bridges"]
+__all__ = ["HostError", "Datapath", "datapath", "require_root", "require_ovs", "container_ids"]
 
 
 def require_root(what: str, why: str) -> None:
@@ -45,20 +43,6 @@ class Datapath:
 
 def datapath() -> Datapath:
     return Datapath(kernel=Path("/sys/module/openvswitch").exists())
-
-
-def refuse_vlan_aware_linux_bridges(topology: Topology, what: str) -> None:
-    """VLAN-aware Linux bridges are refused before anything is created: without
-    kernel VLAN filtering they cannot be built, and a plain kernel bridge would
-    not keep their VLANs apart, which would mislead."""
-    aware = [b.name for b in topology.bridges.values() if not b.is_ovs and b.vlan_aware]
-    if aware and not vlan_filtering_supported():
-        raise HostError(
-            f"bridge {aware[0]} is a VLAN-aware Linux bridge, and this kernel has no bridge VLAN filtering "
-            f"(CONFIG_BRIDGE_VLAN_FILTERING); {what} it as an OVS bridge or on another machine"
-        )
-    if aware:
-        raise HostError(f"bridge {aware[0]}: VLAN-aware Linux bridges are not {what}ed yet; {what} it as an OVS bridge")
 
 
 SUBUID, SUBGID = Path("/etc/subuid"), Path("/etc/subgid")

@@ -4,7 +4,9 @@ the simulator and the real deployment:
 - **pairs**: endpoints with addresses in one subnet, the ones a ping can judge;
 - **flows**: the tables dumped from every OVS bridge, replayed in the
   controller's OpenFlow table simulator (Linux bridges flood within their
-  segments, as they do);
+  segments, as they do; a bridge that forwards by OVS's NORMAL action, such
+  as the stand-in for a VLAN-aware Linux bridge, by its ports' 802.1Q
+  settings: controller/normal.py);
 - **trace**: a sample cross-checked with `ovs-appctl ofproto/trace` on the
   real switch.
 
@@ -14,15 +16,18 @@ host's bridge names), not a lab object, so both builders can call it.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable, Collection, Mapping
 
 from controller.flows import COOKIE_STATIC, Flow, parse_dump
+from controller.normal import NormalBridge, VlanSettings
 from controller.oftable import Fabric, FlowTables, Frame
 from controller.pipeline import static_flows
 from controller.state import PortPlan, resolve
 from controller.trees import flood_trees
+from host import standin
 from sdnlab.model import Nic, Topology
 
 Pair = tuple[str, str]
@@ -74,11 +79,18 @@ def missing_static(expected: Mapping[str, set[Flow]], dumps: Mapping[str, list[F
 
 
 def dumped_fabric(topology: Topology, plan: PortPlan, dumps: Mapping[str, list[Flow]], trees: dict,
-                  down_links: Collection[str] = ()) -> Fabric:
-    """Every OVS bridge's dumped tables, Linux bridges as plain flooding bridges, wired as the file says."""
+                  down_links: Collection[str] = (), normal: Mapping[str, Mapping[int, VlanSettings]] | None = None) -> Fabric:
+    """Every OVS bridge's dumped tables, Linux bridges as plain flooding bridges, wired as the file says.
+
+    A bridge in `normal` (bridge -> port number -> its 802.1Q settings) forwards
+    by NORMAL, not by flows: it has no flows to dump, and the model of what
+    NORMAL does with those settings stands in for them.
+    """
     fabric = Fabric()
     for name, bridge in topology.bridges.items():
-        if bridge.is_ovs:
+        if normal and name in normal:
+            fabric.tables[name] = NormalBridge(normal[name])  # type: ignore[assignment]  # answers process() as FlowTables does
+        elif bridge.is_ovs:
             fabric.tables[name] = FlowTables(dumps[name])
         else:
             fabric.tables[name] = FlowTables(static_flows(resolve(topology, plan.view(name)), trees, port_security=False))  # a Linux bridge has no guard
@@ -89,10 +101,15 @@ def dumped_fabric(topology: Topology, plan: PortPlan, dumps: Mapping[str, list[F
 
 
 def flow_reachability(topology: Topology, plan: PortPlan, dumps: Mapping[str, list[Flow]], pairs: list[Pair],
-                      down_links: Collection[str] = (), down_nics: Collection[str] = ()) -> dict[Pair, bool]:
-    """Whether, by the dumped tables, a frame from each side (unicast and broadcast) reaches the other."""
+                      down_links: Collection[str] = (), down_nics: Collection[str] = (),
+                      normal: Mapping[str, Mapping[int, VlanSettings]] | None = None) -> dict[Pair, bool]:
+    """Whether, by the dumped tables, a frame from each side (unicast and broadcast) reaches the other.
+
+    `normal`: the bridges that forward by NORMAL, each port's 802.1Q settings
+    by its plan number (see dumped_fabric); every other bridge as before.
+    """
     trees = flood_trees([link for link in topology.links if link.id not in down_links])
-    fabric = dumped_fabric(topology, plan, dumps, trees, down_links)
+    fabric = dumped_fabric(topology, plan, dumps, trees, down_links, normal)
 
     def delivers(src: str, dst: str) -> bool:
         targets = {n.id for n in topology.endpoints[dst].nics} - set(down_nics)
@@ -146,3 +163,36 @@ def trace_check(topology: Topology, plan: PortPlan, dumps: Mapping[str, list[Flo
             if ours != theirs:
                 mismatches.append(f"{a}->{b} ({dst}) on {bridge}: simulator outputs {sorted(ours)}, ofproto/trace {sorted(theirs)}")
     return mismatches
+
+
+def _ovs_json(*args: str) -> list[dict]:
+    out = subprocess.run(["ovs-vsctl", "--format=json", *args], capture_output=True, text=True, check=True).stdout
+    table = json.loads(out)
+    return [dict(zip(table["headings"], row, strict=True)) for row in table["data"]]
+
+
+def _ovs_value(value):
+    """An OVSDB JSON value: ["set", [...]] is a set (empty: None for a scalar column), anything else itself."""
+    if isinstance(value, list) and value and value[0] == "set":
+        return value[1]
+    return value
+
+
+def normal_settings(topology: Topology, ovs_name: Callable[[str], str] = str) -> dict[str, dict[int, VlanSettings]]:
+    """For each bridge that forwards by NORMAL (a VLAN-aware Linux bridge's stand-in), each port's 802.1Q
+    settings as OVSDB holds them now, by OpenFlow port number: the flows view models what the switch has,
+    not what sdnlab meant to give it."""
+    out: dict[str, dict[int, VlanSettings]] = {}
+    for name, bridge in sorted(topology.bridges.items()):
+        if not standin.stood_in(bridge):
+            continue
+        members = set(subprocess.run(["ovs-vsctl", "list-ports", ovs_name(name)], capture_output=True, text=True, check=True).stdout.split())
+        numbers = {row["name"]: row["ofport"] for row in _ovs_json("--columns=name,ofport", "list", "Interface") if row["name"] in members}
+        settings = {}
+        for row in _ovs_json("--columns=name,tag,trunks,vlan_mode", "list", "Port"):
+            if row["name"] in numbers:
+                tag, trunks, mode = (_ovs_value(row[k]) for k in ("tag", "trunks", "vlan_mode"))
+                settings[numbers[row["name"]]] = VlanSettings(tag if isinstance(tag, int) else None, frozenset(trunks or ()),
+                                                             mode if isinstance(mode, str) else None)
+        out[name] = settings
+    return out

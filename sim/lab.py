@@ -30,7 +30,7 @@ from pathlib import Path
 
 from controller.flows import Flow
 from controller.state import PortPlan
-from host import netlink, pki, preflight, unbuilt
+from host import netlink, pki, preflight, standin, unbuilt
 from host.control import ControllerProcess, release_channel, secure_channel
 from host.ovsdb import REMOTE, LabBridge, lab_bridges, ovsdb
 from host.preflight import HostError
@@ -56,7 +56,6 @@ def check_host(topology: Topology) -> None:
     unbuilt.refuse_trunk_nics(topology, "sim")
     unbuilt.refuse_replicas(topology, "sim")
     preflight.require_root("the simulator", "it creates namespaces, veths and OVS bridges")
-    preflight.refuse_vlan_aware_linux_bridges(topology, "replay")
     preflight.require_ovs()
 
 
@@ -127,11 +126,13 @@ class SimLab:
         net.addController(RemoteController("c0", ip="127.0.0.1", port=self.port))
         switches = {}
         for name, bridge in sorted(self.topology.bridges.items()):
-            if bridge.is_ovs:
+            if bridge.is_ovs or standin.stood_in(bridge):
                 spec = LabBridge(self.bridge(name), name, self.tag, BUILDER, bridge.dpid, self.controller.target,
-                                 not self.datapath.kernel, self.topology.controller.packet_in_rate)
+                                 not self.datapath.kernel, self.topology.controller.packet_in_rate, standin=not bridge.is_ovs)
                 bindings = {self.port_intf(name, n): b for n, b in self.plan[name].items()}
-                switches[name] = net.addSwitch(self.bridge(name), cls=LabOVSBridge, spec=spec, bindings=bindings, api=api)
+                vlans = {self.port_intf(name, n): v for n, v in standin.port_vlans(self.topology, self.plan[name]).items()} \
+                    if spec.standin else {}
+                switches[name] = net.addSwitch(self.bridge(name), cls=LabOVSBridge, spec=spec, bindings=bindings, api=api, vlans=vlans)
             else:
                 switches[name] = net.addSwitch(self.bridge(name), cls=KernelBridge, lab=self.tag)
         for name, endpoint in sorted(self.topology.endpoints.items()):

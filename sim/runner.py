@@ -14,8 +14,9 @@ from typing import TextIO
 
 import yaml
 
+from host import standin
 from host.errors import HostError
-from host.verify import Pair, flow_reachability, probeable_pairs, trace_check, trace_sample
+from host.verify import Pair, flow_reachability, normal_settings, probeable_pairs, trace_check, trace_sample
 from sdnlab.check import analyse
 from sdnlab.loader import loads
 from sdnlab.model import Topology
@@ -70,7 +71,7 @@ def compare(lab: SimLab, intent_topology: Topology, pairs: list[Pair], progress:
     intent = {p: analysis.is_reachable(*p) for p in pairs}
     results = probe(lab.hosts, lab.topology, pairs, progress=(lambda d, t: progress.update("probing", d, t)) if progress else None)
     dumps = lab.dumps()
-    flows = flow_reachability(lab.topology, lab.plan, dumps, pairs, lab.down_links, lab.down_nics)
+    flows = flow_reachability(lab.topology, lab.plan, dumps, pairs, lab.down_links, lab.down_nics, normal_settings(lab.topology, lab.bridge))
     mismatches = trace_check(lab.topology, lab.plan, dumps, trace_sample(pairs, TRACE_SAMPLE), lab.bridge)
     return Comparison(pairs, intent, flows, results, mismatches)
 
@@ -125,6 +126,8 @@ def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | 
     progress = Progress()
     out = sys.stderr if as_json else sys.stdout
     print(f"replaying {path} ({len(topology.bridges)} bridges, {len(topology.endpoints)} endpoints) in Mininet with the controller", file=out)
+    if standin.note(topology):
+        print(f"  {standin.note(topology)}", file=out)
     started = time.monotonic()
     with SimLab(topology, path, tls=tls) as lab:
         print(f"  up in {time.monotonic() - started:.1f} s on the {lab.datapath} datapath; flows installed as the core computes them", file=out)
@@ -209,6 +212,8 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None, tls: b
     if refused:  # said before anything is built, not at the step
         raise HostError(f"scenario {scenario.source} has steps the simulator cannot do: " + "; ".join(refused))
     print(f"scenario {scenario.source} on {topology.source}: {len(scenario.steps)} steps", file=out)
+    if standin.note(topology):
+        print(f"  {standin.note(topology)}", file=out)
     with tempfile.TemporaryDirectory(prefix="sdnlab-scenario-") as tmp:
         work = Path(tmp) / Path(topology.source).name
         work.write_text(Path(topology.source).read_text())

@@ -191,3 +191,59 @@ def test_sighup_with_an_invalid_file_keeps_the_running_topology(tmp_path):
         # Nothing changed: the same static flows, the same answers.
         assert {b: {f for f in flows if f.cookie == COOKIE_STATIC} for b, flows in lab.dumps().items()} == static
         assert lab.ping("a1", "a2") and not lab.ping("a1", "b1")
+
+
+PROXMOX_NODE = """name: pve-node
+vlans: {10: {name: web}, 20: {name: db}}
+bridges: {vmbr9: {type: ovs}}
+endpoints:
+  web1: {type: kvm, vmid: 101, nics: [{bridge: vmbr9, tag: 10, ip: 10.4.0.1/24}]}
+  web2: {type: lxc, vmid: 102, nics: [{bridge: vmbr9, tag: 10, ip: 10.4.0.2/24}]}
+  db1: {type: kvm, vmid: 103, nics: [{bridge: vmbr9, tag: 20, ip: 10.4.0.3/24}]}
+"""
+
+
+def test_a_bridge_built_as_proxmox_builds_it_is_controlled_with_no_labels_and_the_file_wins_over_its_tags(tmp_path):
+    """Ports made exactly as Proxmox makes them (`ovs-vsctl add-port vmbr tap<vmid>i<n> tag=<t>`), nothing labelled:
+    the controller binds them by name, logs a tag that disagrees with the file, and enforces the file."""
+    from host.control import ControllerProcess
+
+    lab = tmp_path / "pve-node.yaml"
+    lab.write_text(PROXMOX_NODE)
+    topology = load(lab)
+    controller = ControllerProcess(lab, tmp_path / "controller.log")
+    ports = {"web1": "tap101i0", "web2": "veth102i0", "db1": "tap103i0"}
+    given = {"web1": "tag=10", "web2": "tag=10", "db1": "tag=10"}  # db1's tag is wrong on the node: the file says 20
+    try:
+        controller.start()
+        # The two lines of the README: the node's bridge pointed at the controller, nothing else.
+        subprocess.run(["ovs-vsctl", "add-br", "vmbr9", "--", "set", "bridge", "vmbr9", "datapath_type=netdev", "fail_mode=secure",
+                        "protocols=OpenFlow13", f"other_config:datapath-id={topology.bridges['vmbr9'].dpid:016x}"], check=True)
+        subprocess.run(["ovs-vsctl", "set-controller", "vmbr9", controller.target], check=True)
+        for name, port in ports.items():
+            nic = topology.endpoints[name].nics[0]
+            subprocess.run(["ip", "netns", "add", f"pvet-{name}"], check=True)
+            subprocess.run(["ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", f"pvet-{name}"], check=True)
+            subprocess.run(["ip", "-n", f"pvet-{name}", "link", "set", "eth0", "address", nic.mac, "up"], check=True)
+            subprocess.run(["ip", "-n", f"pvet-{name}", "addr", "add", str(nic.ip), "dev", "eth0"], check=True)
+            subprocess.run(["ip", "link", "set", port, "up"], check=True)
+            subprocess.run(["ovs-vsctl", "add-port", "vmbr9", port, given[name]], check=True)
+
+        def ping(src: str, dst: str) -> bool:
+            out = subprocess.run(["ip", "netns", "exec", f"pvet-{src}", "ping", "-c", "2", "-i", "0.3", "-W", "1",
+                                  str(topology.endpoints[dst].nics[0].ip.ip)], capture_output=True, text=True).stdout
+            return parse_ping(out)[1] > 0
+
+        deadline = time.monotonic() + 20
+        while not ping("web1", "web2"):
+            assert time.monotonic() < deadline, controller.log.read_text()[-3000:]
+        assert not ping("web1", "db1") and not ping("db1", "web2")  # OVSDB says VLAN 10 for db1; the file's 20 holds
+        log = controller.log.read_text()
+        assert "port tap103i0: OVSDB tag=10, the file says tag 20; the file wins" in log, log[-3000:]
+        assert log.count("the file wins") == 1  # agreeing ports are not reported, and a disagreement once
+    finally:
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "vmbr9"], capture_output=True)
+        for name, port in ports.items():
+            subprocess.run(["ip", "link", "del", port], capture_output=True)
+            subprocess.run(["ip", "netns", "del", f"pvet-{name}"], capture_output=True)
+        controller.stop()

@@ -24,6 +24,7 @@ EXPECTED = {
         "warnings": 2,
     },
     "real-lab.yaml": {"reachable": [("ct1", "vm2"), ("ct2", "vm1")], "warnings": 0},
+    "vlan-aware.yaml": {"reachable": [("db1", "db2"), ("mgmt1", "mgmt2"), ("web1", "web2")], "warnings": 0},
     "classroom.yaml": {
         "reachable": sorted(
             [(f"t{t}s{i}", f"t{t}s{j}") for t in range(1, 5) for i in range(1, 7) for j in range(i + 1, 7)]

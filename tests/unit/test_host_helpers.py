@@ -331,3 +331,21 @@ def test_a_container_is_unprivileged_and_configures_itself_without_dhcp():
     assert script == ["#!/bin/sh", "/bin/mount -a", "ip link set lo up", "ip addr add 10.0.0.1/24 dev eth0",
                       "ip addr add 10.0.2.1/24 dev eth2", "echo ready > /sdnlab-ready"]
     assert not any("udhcpc" in line for line in script)  # its first act flushes eth0: the old race
+
+
+def test_host_side_names_follow_the_vmid_as_proxmox_names_them_and_others_never_take_one():
+    from sdnlab.loader import loads
+
+    topology = loads("""
+name: ids
+bridges: {br: {type: ovs}}
+endpoints:
+  a: {type: kvm, vmid: 101, nics: [{bridge: br}, {bridge: br}]}
+  b: {type: lxc, vmid: 5001, nics: [{bridge: br}]}
+  c: {type: lxc, nics: [{bridge: br}]}
+  d: {type: kvm, nics: [{bridge: br}]}
+""")
+    assert deploy.endpoint_ids(topology, 5000) == {"a": 101, "b": 5001, "c": 5000, "d": 5002}
+    names = deploy.Names(topology)
+    a, b = topology.endpoints["a"], topology.endpoints["b"]
+    assert [names.nic(a, 0), names.nic(a, 1), names.nic(b, 0)] == ["tap101i0", "tap101i1", "veth5001i0"]
