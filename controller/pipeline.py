@@ -139,6 +139,9 @@ def _guard(port: int, nic: Nic | None) -> list[Flow]:
     # IPv6 ND is checked by its Ethernet source only: the file gives NICs IPv4 addresses alone, so there is
     # no declared address to hold ipv6_src or ipv6_nd_target to.
     senders = [{**arp, "arp_spa": str(nic.ip.ip)}, {**arp, "arp_spa": NO_ADDRESS}] if nic.ip is not None else [arp]
+    # In a trunk NIC's tagged VLANs the file gives it no address (a router's are its own business): ARP there is
+    # held to the NIC's MAC only.
+    senders += [{**arp, "vlan_vid": segment_vid(vid)} for vid in sorted(nic.trunks)]
     return [
         *(Flow.make(GUARD, PRIO_GUARD_ARP, match, (), LEARN) for match in senders),
         Flow.make(GUARD, PRIO_GUARD_OTHER_ARP, {"in_port": port, "eth_type": ETH_ARP}),  # ARP claiming anybody else: dropped

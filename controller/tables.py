@@ -76,7 +76,7 @@ class Table:
 
 
 CLASSIFY = Table(0, "classify", {"in_port", "vlan_vid", "eth_type", "eth_src", "eth_dst"}, next=("guard",))
-GUARD = Table(1, "guard", {"in_port", "eth_src", "eth_type", "arp_spa", "arp_sha"}, next=("learn",))
+GUARD = Table(1, "guard", {"in_port", "vlan_vid", "eth_src", "eth_type", "arp_spa", "arp_sha"}, next=("learn",))
 LEARN = Table(2, "learn", {"in_port", "vlan_vid", "eth_src"}, next=("forward",))
 FORWARD = Table(3, "forward", {"vlan_vid", "eth_dst"})
 

@@ -192,6 +192,7 @@ def normal_settings(topology: Topology, ovs_name: Callable[[str], str] = str) ->
         for row in _ovs_json("--columns=name,tag,trunks,vlan_mode", "list", "Port"):
             if row["name"] in numbers:
                 tag, trunks, mode = (_ovs_value(row[k]) for k in ("tag", "trunks", "vlan_mode"))
+                trunks = [trunks] if isinstance(trunks, int) else trunks  # a one-element set is written bare
                 settings[numbers[row["name"]]] = VlanSettings(tag if isinstance(tag, int) else None, frozenset(trunks or ()),
                                                              mode if isinstance(mode, str) else None)
         out[name] = settings

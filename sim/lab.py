@@ -29,13 +29,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from controller.flows import Flow
-from controller.state import PortPlan
+from controller.state import Binding, PortPlan
 from host import netlink, pki, preflight, standin, unbuilt
 from host.control import ControllerProcess, release_channel, secure_channel
 from host.ovsdb import REMOTE, LabBridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.verify import dump_all, dump_flows, expected_static, missing_static, parse_ping
-from sdnlab.model import Topology
+from sdnlab.model import Nic, Topology
 from sim import names
 
 BUILDER = "sim"  # the OVSDB mark of bridges the simulator made
@@ -53,7 +53,6 @@ class SimError(HostError):
 
 def check_host(topology: Topology) -> None:
     """Refuse, before creating anything, what this machine cannot replay."""
-    unbuilt.refuse_trunk_nics(topology, "sim")
     unbuilt.refuse_replicas(topology, "sim")
     preflight.require_root("the simulator", "it creates namespaces, veths and OVS bridges")
     preflight.require_ovs()
@@ -75,6 +74,7 @@ class SimLab:
         self.datapath = preflight.datapath()
         self.down_links: set[str] = set()
         self.down_nics: set[str] = set()
+        self.trunk_bridges: list[str] = []
         self._resources = ExitStack()
 
     @property
@@ -140,6 +140,9 @@ class SimLab:
             self.hosts[name] = host
             for nic in endpoint.nics:
                 _, number = self.plan.nic_port(nic.id)
+                if nic.trunks:
+                    self.add_trunk_nic(net, api, host, nic, switches[nic.bridge], number)
+                    continue
                 net.addLink(host, switches[nic.bridge], port1=nic.index, port2=number, intfName1=f"eth{nic.index}",
                             intfName2=self.port_intf(nic.bridge, number), addr1=nic.mac)
         for link in self.topology.links:
@@ -198,6 +201,39 @@ class SimLab:
             self._resources.close()
             clean(self.tag, keep_log=keep_log)
 
+    def add_trunk_nic(self, net, api, host, nic: Nic, bridge, number: int) -> None:
+        """A trunk NIC: `eth<i>` for its untagged side and `eth<i>.<vlan>` for each VLAN it trunks, all with its MAC.
+
+        These kernels have no 802.1Q module, so a namespace cannot have VLAN
+        sub-interfaces. A small standalone OVS bridge stands in for the NIC's
+        tagging: its uplink to the lab bridge's port is the trunk (native VLAN
+        untagged, as Proxmox's `tag=` with `trunks=`), and one access port per
+        VLAN leads to the endpoint. The file gives a NIC's address on its
+        untagged side only, so only `eth<i>` gets one."""
+        from sim.mininet_nodes import LabOVSBridge
+
+        index = len(self.trunk_bridges)
+        name = names.trunk_bridge_name(self.tag, index)
+        self.trunk_bridges.append(name)
+        native = nic.tag if nic.tag is not None else standin.reserved_vids(self.topology)[0]
+        vlans = {names.trunk_port_name(self.tag, index, 1): standin.PortVlan("native-untagged", native, tuple(sorted(nic.trunks | {native}))),
+                 names.trunk_port_name(self.tag, index, 2): standin.PortVlan("access", native)}
+        inside = {2: f"eth{nic.index}"}
+        for j, vlan in enumerate(sorted(nic.trunks), start=3):
+            vlans[names.trunk_port_name(self.tag, index, j)] = standin.PortVlan("access", vlan)
+            inside[j] = f"eth{nic.index}.{vlan}"
+        spec = LabBridge(name, nic.id, self.tag, BUILDER, 0, "", not self.datapath.kernel, 0, standin=True)
+        tagging = net.addSwitch(name, cls=LabOVSBridge, spec=spec, bindings={port: Binding("nic", nic.id) for port in vlans}, api=api, vlans=vlans)
+        net.addLink(tagging, bridge, port1=1, port2=number, intfName1=names.trunk_port_name(self.tag, index, 1),
+                    intfName2=self.port_intf(nic.bridge, number))
+        for j, ifname in inside.items():
+            net.addLink(host, tagging, port1=100 * (nic.index + 1) + j, port2=j, intfName1=ifname,
+                        intfName2=names.trunk_port_name(self.tag, index, j), addr1=nic.mac)
+
+    def nic_interfaces(self, nic: Nic) -> list[str]:
+        """The endpoint's interfaces of a NIC: `eth<i>`, and `eth<i>.<vlan>` for each VLAN a trunk NIC carries."""
+        return [f"eth{nic.index}"] + [f"eth{nic.index}.{vlan}" for vlan in sorted(nic.trunks)]
+
     # -- events --------------------------------------------------------------
     def link_ends(self, link_id: str) -> list[str]:
         """The host interface names of both ends of a link."""
@@ -211,7 +247,8 @@ class SimLab:
 
     def set_nic(self, endpoint: str, up: bool) -> None:
         for nic in self.topology.endpoints[endpoint].nics:
-            self.hosts[endpoint].cmd(f"ip link set eth{nic.index} {'up' if up else 'down'}")
+            for ifname in self.nic_interfaces(nic):
+                self.hosts[endpoint].cmd(f"ip link set {ifname} {'up' if up else 'down'}")
             (self.down_nics.discard if up else self.down_nics.add)(nic.id)
 
     # -- looking at it -------------------------------------------------------

@@ -28,6 +28,15 @@ def port_name(tag: str, index: int, port: int) -> str:
     return f"{tag}b{index}p{port}"
 
 
+def trunk_bridge_name(tag: str, index: int) -> str:
+    """The small OVS bridge that gives a trunk NIC's endpoint one interface per VLAN (sim/lab.py)."""
+    return f"{tag}t{index}"
+
+
+def trunk_port_name(tag: str, index: int, port: int) -> str:
+    return f"{tag}t{index}p{port}"
+
+
 def is_lab_interface(ifname: str, tag: str | None = None) -> bool:
     """Whether a host interface is one a simulated lab made (that lab's, with a tag)."""
-    return (ifname.startswith(tag) if tag else ifname.startswith("s")) and len(ifname) >= 7 and ifname[1:5].isdigit() and ifname[5] == "b"
+    return (ifname.startswith(tag) if tag else ifname.startswith("s")) and len(ifname) >= 7 and ifname[1:5].isdigit() and ifname[5] in "bt"

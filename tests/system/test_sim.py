@@ -17,7 +17,7 @@ from sdnlab.scenario import load_scenario
 from sim.lab import SIM_ROOT, SimLab
 from sim.runner import compare, run_scenario
 from tests.conftest import TOPOLOGIES
-from tests.system.labtools import wait_for_log
+from tests.system.labtools import answers, wait_for_log
 
 pytestmark = pytest.mark.usefixtures("real_ovs")
 SDNLAB = str(Path(sys.executable).parent / "sdnlab")
@@ -105,6 +105,55 @@ def test_a_stand_in_port_retagged_at_runtime_is_seen_by_the_flows_view_as_by_the
         broken = compare(lab, topology, pairs)
     found = {tuple(d["pair"]): (d["intent"], d["flows"], d["probes"]) for d in broken.disagreements()}
     assert found == {("db1", "db2"): (True, False, False), ("db1", "web1"): (False, True, True), ("db1", "web2"): (False, True, True)}
+
+
+ROUTER = """name: router
+vlans: {10: {name: web}, 20: {name: db}}
+bridges: {vmbr0: {type: ovs}}
+endpoints:
+  fw: {type: kvm, vmid: 100, nics: [{bridge: vmbr0, trunks: [10, 20], ip: 10.3.0.1/24}]}
+  web: {type: host, nics: [{bridge: vmbr0, tag: 10, ip: 10.3.10.2/24}]}
+  db: {type: host, nics: [{bridge: vmbr0, tag: 20, ip: 10.3.20.2/24}]}
+  mgmt: {type: host, nics: [{bridge: vmbr0, ip: 10.3.0.2/24}]}
+"""
+
+
+def test_a_trunk_nic_gives_its_endpoint_one_interface_per_vlan(tmp_path):
+    """A firewall VM with `trunks: [10, 20]`: eth0 is its untagged side, eth0.10 and eth0.20 reach each VLAN, and
+    nothing leaks: an untagged neighbour with an address in VLAN 10's subnet reaches nobody there."""
+    lab_file = tmp_path / "router.yaml"
+    lab_file.write_text(ROUTER)
+    topology = load(lab_file)
+    before = leftovers()
+    with SimLab(topology) as lab:
+        assert compare(lab, topology, probeable_pairs(topology)).agree
+        fw, mgmt = lab.hosts["fw"], lab.hosts["mgmt"]
+        fw.cmd("ip addr add 10.3.10.1/24 dev eth0.10 && ip addr add 10.3.20.1/24 dev eth0.20")
+        assert answers(lab, "fw", "10.3.10.2") and answers(lab, "fw", "10.3.20.2") and answers(lab, "fw", "10.3.0.2")
+        mgmt.cmd("ip addr add 10.3.10.9/24 dev eth0")
+        assert not answers(lab, "mgmt", "10.3.10.2")
+        assert fw.cmd("cat /sys/class/net/eth0.10/address").strip() == topology.endpoints["fw"].nics[0].mac
+    assert leftovers() == before
+
+
+PVE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pve"
+SNAPSHOTS = sorted(p.name for p in PVE_FIXTURES.iterdir() if (p / "nodes").is_dir() and not p.name.startswith("bad-"))
+
+
+@pytest.mark.parametrize("pending", [False, True], ids=["running", "pending"])
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_an_imported_proxmox_cluster_replays_with_three_views_that_agree(snapshot, pending, tmp_path):
+    """`sdnlab import pve` of each snapshot fixture, then `sdnlab sim run` of what it wrote."""
+    from sdnlab.pve import DirSource, import_snapshot
+
+    lab_file = tmp_path / f"{snapshot}.yaml"
+    lab_file.write_text(import_snapshot(DirSource(PVE_FIXTURES / snapshot), pending=pending).text)
+    topology = load(lab_file)
+    before = leftovers()
+    with SimLab(topology) as lab:
+        comparison = compare(lab, topology, probeable_pairs(topology))
+    assert comparison.disagreements() == [] and comparison.trace_mismatches == []
+    assert leftovers() == before
 
 
 def test_interrupt_and_kill_leave_nothing_behind():

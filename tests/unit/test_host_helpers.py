@@ -139,6 +139,8 @@ def test_sim_names_fit_and_are_recognised_as_a_labs_only():
     port = names.port_name(tag, 12, 99)
     assert len(port) <= 15 and names.is_lab_interface(port, tag) and names.is_lab_interface(port)
     assert names.is_lab_interface(names.bridge_name(tag, 3), tag)
+    assert names.is_lab_interface(names.trunk_bridge_name(tag, 3), tag) and names.is_lab_interface(names.trunk_port_name(tag, 99, 99), tag)
+    assert len(names.trunk_port_name(tag, 99, 4095)) <= 15
     other = "s9999" if tag != "s9999" else "s9998"
     assert not names.is_lab_interface(names.port_name(other, 1, 1), tag)
     for foreign in ("vmbr0", "sdl1234l0a", "eth0", "s12b1", "tap100i0"):

@@ -61,3 +61,10 @@ def test_the_note_says_how_they_are_built_only_when_there_are_any():
     assert standin.note(load(TOPOLOGIES / "two-nodes.yaml")) is None
     said = standin.note(load(TOPOLOGIES / "vlan-aware.yaml"))
     assert said.startswith("VLAN-aware Linux bridge vmbr0: built as standalone OVS bridges") and "untagged frames ride VLAN 1" in said
+
+
+def test_ovsdb_json_values_are_read_as_ovs_vsctl_writes_them():
+    from host.verify import _ovs_value
+
+    assert _ovs_value(["set", []]) == [] and _ovs_value(["set", [10, 20]]) == [10, 20]
+    assert _ovs_value(10) == 10 and _ovs_value("access") == "access"

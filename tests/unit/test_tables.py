@@ -59,7 +59,7 @@ def test_a_table_stands_for_its_id():
 
 @pytest.mark.parametrize(
     "table, match",
-    [(CLASSIFY, {"arp_spa": "10.0.0.1"}), (GUARD, {"vlan_vid": 0}), (LEARN, {"eth_type": 0x0800}), (FORWARD, {"in_port": 1}), (FORWARD, {"nw_src": "10.0.0.1"})],
+    [(CLASSIFY, {"arp_spa": "10.0.0.1"}), (GUARD, {"ipv4_src": "10.0.0.1"}), (LEARN, {"eth_type": 0x0800}), (FORWARD, {"in_port": 1}), (FORWARD, {"nw_src": "10.0.0.1"})],
 )
 def test_a_match_field_the_table_does_not_declare_raises_when_made(table, match):
     field = next(iter(match))

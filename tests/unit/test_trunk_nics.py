@@ -131,12 +131,22 @@ def test_learned_destinations_keep_the_tag_of_a_trunk_and_pop_the_native_vlan(to
 
 
 def test_port_security_holds_in_a_trunk_vlan(topology):
+    """In a trunk VLAN the file gives the NIC no address (a router has its own there): ARP is held to its MAC only."""
     lab = SimulatedLab(topology)
     fw = next(n for n in topology.nics() if n.id == "fw.0")
     arp = {"eth_type": ETH_ARP, "vlans": (20,)}
     assert lab.send_detail("fw.0", Frame(fw.mac, BROADCAST, arp_spa="10.0.10.1", **arp)) == {("db1.0", ())}
-    assert lab.send_detail("fw.0", Frame(fw.mac, BROADCAST, arp_spa="10.0.20.1", **arp)) == set()  # not its address
+    assert lab.send_detail("fw.0", Frame(fw.mac, BROADCAST, arp_spa="10.0.20.1", **arp)) == {("db1.0", ())}  # its own there
+    assert lab.send_detail("fw.0", Frame(fw.mac, BROADCAST, arp_spa="10.0.20.1", arp_sha="02:99:00:00:00:01", **arp)) == set()
     assert lab.send_detail("fw.0", Frame("02:99:00:00:00:01", BROADCAST, vlans=(20,))) == set()  # not its MAC
+
+
+def test_on_its_untagged_side_a_trunk_nics_arp_is_held_to_its_address(topology):
+    lab = SimulatedLab(topology)
+    fw = next(n for n in topology.nics() if n.id == "fw.0")
+    assert fw.ip is not None
+    other = "10.0.99.99"
+    assert lab.send_detail("fw.0", Frame(fw.mac, BROADCAST, eth_type=ETH_ARP, arp_spa=other)) == set()
 
 
 def test_the_port_carries_its_vlans_and_packet_ins_in_others_are_refused(topology):
