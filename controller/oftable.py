@@ -94,18 +94,36 @@ class FlowTables:
         return result
 
 
+@dataclass(frozen=True)
+class Step:
+    """One matching flow of a walk, as plain text and numbers (what `explain` prints, and pictures draw)."""
+
+    table: int
+    priority: int
+    match: tuple[str, ...]  # "field=value", in the flow's order; empty: it matches anything
+    actions: tuple[str, ...]  # its actions, then "goto table N"; empty: the frame is dropped here
+
+
+def steps(result: Result) -> list[Step]:
+    """The walk of `result`: each flow that matched, table by table."""
+    return [Step(flow.table, flow.priority, tuple(f"{k}={v}" for k, v in flow.match),
+                 tuple(str(action) for action in flow.actions) + ((f"goto table {flow.goto}",) if flow.goto is not None else ()))
+            for flow in result.path]
+
+
+def outcome(result: Result) -> str:
+    """Where the frame went: 'port 2 (vlans [10]), port 3 (vlans none)', or 'nowhere: dropped'."""
+    outs = ", ".join(f"port {p} (vlans {list(f.vlans) or 'none'})" for p, f in result.outputs)
+    return outs or "nowhere: dropped"
+
+
 def explain(result: Result) -> str:
     """A walk through the tables for people, like ofproto/trace: each matching flow and what came out."""
     lines = []
-    for flow in result.path:
-        match = ",".join(f"{k}={v}" for k, v in flow.match) or "(anything)"
-        steps = [str(action) for action in flow.actions]
-        if flow.goto is not None:
-            steps.append(f"goto table {flow.goto}")
-        lines.append(f"table {flow.table} priority {flow.priority}: {match}")
-        lines.append(f"    -> {', '.join(steps) or 'drop'}")
-    outs = ", ".join(f"port {p} (vlans {list(f.vlans) or 'none'})" for p, f in result.outputs)
-    lines.append(f"out: {outs or 'nowhere: dropped'}")
+    for step in steps(result):
+        lines.append(f"table {step.table} priority {step.priority}: {','.join(step.match) or '(anything)'}")
+        lines.append(f"    -> {', '.join(step.actions) or 'drop'}")
+    lines.append(f"out: {outcome(result)}")
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 def test_there_is_a_course():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -79,6 +79,7 @@ EXPECTED = {
     "03-learning-and-flooding-on-loops": "after cutting l12, VLAN 10 floods on: ['l23', 'l31']",
     "04-real-endpoints": "ct1 -> 10.7.0.4: answers",
     "05-how-fast-is-it": "",
+    "06-before-you-press-apply": "the pending change cuts: [('alpha', 'beta'), ('beta', 'delta')]",
 }
 
 
