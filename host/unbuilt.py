@@ -1,10 +1,9 @@
 """What a valid file may ask for that the builders on this host do not build yet.
 
 Format 1.1 added trunk NICs (`nics[].trunks`) and a clustered controller
-(`controller.replicas`). The check and the controller handle both, but a
-replayed or deployed lab would not: its endpoints have no VLAN interfaces to
-take tagged frames (these machines have no 802.1Q module either), and the
-simulator starts one controller. Building such a lab anyway would end in
+(`controller.replicas`). The check and the controller handle both; the
+simulator builds trunk NICs, but `up` does not give containers and guests
+VLAN interfaces yet, and both builders start one controller. Building such a lab anyway would end in
 probes that disagree with the check for reasons that have nothing to do with
 the lab, so it is refused before anything is created, naming what and why.
 """
