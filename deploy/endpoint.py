@@ -26,6 +26,10 @@ class EndpointDriver:
     noun: ClassVar[str]  # what a person calls one: "container", "guest", "namespace"
     nic_prefix: ClassVar[str] = "veth"  # host-side NIC names, as Proxmox names them: veth<id>i<n>, tap<id>i<n>
     booting: ClassVar[bool] = False  # whether `start` returns before the endpoint is up (see `ready`)
+    # Whether the endpoint's own kernel makes a trunk NIC's VLAN interfaces (a guest's does); if not
+    # (containers and namespaces share this host's kernel, which has no 802.1Q module), `up` puts a small
+    # tagging bridge between the NIC and the endpoint and hands it one interface per VLAN (host/standin.py).
+    vlan_interfaces: ClassVar[bool] = False
 
     def needs(self) -> list[str]:
         """Commands that must be on PATH for this kind."""

@@ -38,7 +38,7 @@ from host.control import ControllerProcess, process_start, release_channel, runn
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.signals import interrupts_raise
-from host.verify import dump_all, flow_reachability, normal_settings, probeable_pairs, shared_target
+from host.verify import dump_all, flow_reachability, normal_settings, probeable_pairs, shared_target, vlan_warnings
 from sdnlab.check import analyse
 from sdnlab.model import Endpoint, Topology
 
@@ -136,6 +136,14 @@ class Names:
     def link_end(self, index: int, side: str) -> str:
         return f"sdl{self.base}l{index}{side}"
 
+    def tagging(self, k: int) -> str:
+        """The tagging bridge of the lab's k-th trunk NIC on a container or namespace (host/standin.py)."""
+        return f"sdl{self.base}t{k}"
+
+    def tagging_port(self, k: int, j: int, side: str) -> str:
+        """Port j's veth of that bridge: side "o" on the bridge, "i" the end that goes inside the endpoint."""
+        return f"sdl{self.base}t{k}{side}{j}"
+
 
 class Lab:
     """A deployed lab: its topology, the names of its objects on the host and its state file."""
@@ -152,6 +160,22 @@ class Lab:
     def driver(self, endpoint: str) -> EndpointDriver:
         return driver(self.topology.endpoints[endpoint].type)
 
+    @property
+    def tagged(self) -> dict[str, int]:
+        """Trunk NICs that get a tagging bridge (their endpoint's kernel makes no VLAN interfaces), numbered."""
+        trunked = [nic.id for name in sorted(self.topology.endpoints) for nic in self.topology.endpoints[name].nics
+                   if nic.trunks and not self.driver(name).vlan_interfaces]
+        return {nic_id: k for k, nic_id in enumerate(trunked)}
+
+    def inside(self, endpoint: Endpoint, nic) -> list[tuple[str, str, str | None]]:
+        """What goes into the endpoint for a NIC: (interface on the host now, its name inside, its address)."""
+        address = str(nic.ip) if nic.ip else None
+        k = self.tagged.get(nic.id)
+        if k is None:
+            return [(self.names.peer(endpoint, nic.index), f"eth{nic.index}", address)]
+        ports = standin.tagging_ports(self.topology, nic)[1:]
+        return [(self.names.tagging_port(k, j, "i"), name, address if j == 2 else None) for j, (name, _) in enumerate(ports, start=2)]
+
     def run(self, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
         """Run a shell command inside an endpoint of a lab that is up."""
         return self.driver(endpoint).run(self, endpoint, command, timeout)
@@ -163,7 +187,7 @@ def say(text: str) -> None:
 
 def check_host(topology: Topology, state: State) -> None:
     """Refuse, before creating anything, what cannot be built here."""
-    unbuilt.refuse_trunk_nics(topology, "up")
+    unbuilt.refuse_replicas(topology, "up")
     preflight.require_root("sdnlab up", "it creates bridges, containers and guests")
     if state.objects:
         raise DeployError(f"lab {topology.name} is already up (or half up); run `sdnlab down {topology.source}` first")
@@ -277,6 +301,8 @@ def _build(lab: Lab, tls: bool) -> None:
             for nic in endpoint.nics:
                 state.add(kind="link", name=names.nic(endpoint, nic.index))
                 attach(nic.bridge, drv.make_nic(lab, endpoint, nic), Binding("nic", nic.id))
+                if nic.id in lab.tagged:
+                    _tagging_bridge(lab, api, endpoint, nic, datapath)
             if drv.booting:
                 booting.append((drv, endpoint))  # started together below, so that they boot in parallel
                 continue
@@ -294,6 +320,26 @@ def _build(lab: Lab, tls: bool) -> None:
     if records:
         _wait_booting(lab, records)
     _wait_reachable(lab)
+
+
+def _tagging_bridge(lab: Lab, api, endpoint: Endpoint, nic, datapath) -> None:
+    """A trunk NIC on a container or namespace: the NIC's veth ends on a small standalone OVS bridge that
+    gives the endpoint `eth<i>` and one `eth<i>.<vlan>` per VLAN (this host's kernel has no 802.1Q)."""
+    k, names = lab.tagged[nic.id], lab.names
+    name = names.tagging(k)
+    lab.state.add(kind="ovs-bridge", name=name)
+    binding = Binding("nic", nic.id)
+    ports = standin.tagging_ports(lab.topology, nic)
+    members = [LabPort(names.peer(endpoint, nic.index), 1, binding, vlan=ports[0][1])]
+    for j, (_, vlan) in enumerate(ports[1:], start=2):
+        outer = names.tagging_port(k, j, "o")
+        lab.state.add(kind="link", name=outer)
+        netlink.add_veth(outer, names.tagging_port(k, j, "i"), nic.mac, lab=lab.topology.name)
+        members.append(LabPort(outer, j, binding, vlan=vlan))
+    for port in members:
+        netlink.set_up(port.name)
+    add_bridge(api, LabBridge(name, nic.id, lab.topology.name, BUILDER, 0, "", not datapath.kernel, 0, standin=True), members)
+    say(f"tagging bridge {name} for trunk NIC {nic.id}: {', '.join(n for n, _ in ports[1:])} inside {endpoint.name}")
 
 
 def _start(lab: Lab, drv: EndpointDriver, endpoint: Endpoint) -> dict:
@@ -426,6 +472,8 @@ def status(topology: Topology) -> int:
     disagree = [p for p, r in enforced.items() if r != analysis.is_reachable(*p)]
     say(f"  the installed flows let {sum(enforced.values())} of {len(enforced)} endpoint pairs reach each other; "
         + ("the check agrees" if not disagree else f"the check DISAGREES on {', '.join('-'.join(p) for p in disagree)}"))
+    for warning in vlan_warnings(topology):
+        say(f"  {warning}")
     return 0 if not disagree else 1
 
 

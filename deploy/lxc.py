@@ -54,24 +54,26 @@ def base_config(first_id: int) -> str:
     ]) + "\n"
 
 
-def nic_config(nics: list[tuple[str, str]]) -> list[str]:
+def nic_config(nics: list[tuple[str, str, str]]) -> list[str]:
+    """LXC's lines for (interface on the host, its name inside, MAC) in order, each moved in as `phys`."""
     lines = [f"lxc.cap.drop = {CAP_DROP}"]
-    for i, (iface, mac) in enumerate(nics):
-        lines += [f"lxc.net.{i}.type = phys", f"lxc.net.{i}.link = {iface}", f"lxc.net.{i}.name = eth{i}",
+    for i, (iface, name, mac) in enumerate(nics):
+        lines += [f"lxc.net.{i}.type = phys", f"lxc.net.{i}.link = {iface}", f"lxc.net.{i}.name = {name}",
                   f"lxc.net.{i}.hwaddr = {mac}", f"lxc.net.{i}.flags = up"]
     return lines
 
 
-def init_script(addresses: list[str | None]) -> str:
-    """The container's /etc/init.d/rcS: its addresses, then the ready marker; no DHCP client."""
+def init_script(addresses: list[tuple[str, str]]) -> str:
+    """The container's /etc/init.d/rcS: its (address, interface) pairs, then the ready marker; no DHCP client."""
     lines = ["#!/bin/sh", "/bin/mount -a", "ip link set lo up"]
-    lines += [f"ip addr add {address} dev eth{i}" for i, address in enumerate(addresses) if address]
+    lines += [f"ip addr add {address} dev {name}" for address, name in addresses]
     lines += [f"echo ready > /{READY}"]
     return "\n".join(lines) + "\n"
 
 
-def create(name: str, nics: list[tuple[str, str]], addresses: list[str | None]) -> None:
-    """An unprivileged busybox container whose NICs are the given (host interface to move in, MAC) pairs, in order."""
+def create(name: str, nics: list[tuple[str, str, str]], addresses: list[tuple[str, str]]) -> None:
+    """An unprivileged busybox container with the given interfaces ((host interface to move in, name inside,
+    MAC), in order) and addresses ((address, interface name))."""
     first_id = container_ids()
     with tempfile.NamedTemporaryFile("w", prefix="sdnlab-lxc-", suffix=".conf") as conf:
         conf.write(base_config(first_id))
@@ -142,8 +144,9 @@ class LxcDriver(EndpointDriver):
         return {"name": lab.names.container(endpoint.name)}
 
     def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
-        create(record["name"], [(lab.names.peer(endpoint, nic.index), nic.mac) for nic in endpoint.nics],
-               [str(nic.ip) if nic.ip else None for nic in endpoint.nics])
+        inside = [(iface, name, nic.mac, address) for nic in endpoint.nics for iface, name, address in lab.inside(endpoint, nic)]
+        create(record["name"], [(iface, name, mac) for iface, name, mac, _ in inside],
+               [(address, name) for _, name, _, address in inside if address])
         start(record["name"])
 
     def ready(self, lab: Lab, record: dict) -> bool:

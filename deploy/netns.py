@@ -63,7 +63,8 @@ class NamespaceDriver(EndpointDriver):
     def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
         create(record["name"])
         for nic in endpoint.nics:
-            move_in(record["name"], lab.names.peer(endpoint, nic.index), f"eth{nic.index}", nic.mac, str(nic.ip) if nic.ip else None)
+            for iface, name, address in lab.inside(endpoint, nic):
+                move_in(record["name"], iface, name, nic.mac, address)
 
     def up_line(self, lab: Lab, record: dict) -> str:
         return f"namespace {record['name']} ready"

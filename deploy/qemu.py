@@ -53,6 +53,7 @@ class GuestNic:
     tap: str
     mac: str
     address: str | None  # "10.0.0.1/24"
+    vlans: tuple[int, ...] = ()  # a trunk NIC's VLANs: the guest makes <nic>.<vlan> for each
 
 
 def qemu_binary() -> str:
@@ -64,7 +65,7 @@ def start(directory: Path, name: str, nics: list[GuestNic], accel: str, memory_m
     kernel, initrd = guestimage.build()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     cmdline = ["console=ttyS0", "quiet", "panic=-1", f"sdnlab.hostname={name}"]
-    cmdline += [f"sdnlab.nic={n.mac},{n.address or 'none'}" for n in nics]
+    cmdline += [",".join([f"sdnlab.nic={n.mac}", n.address or "none", *map(str, n.vlans)]) for n in nics]
     args = [
         qemu_binary(), "-name", name, "-accel", accel, "-m", str(memory_mb), "-display", "none", "-monitor", "none", "-no-reboot",
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", " ".join(cmdline),
@@ -214,6 +215,7 @@ class QemuDriver(EndpointDriver):
     noun = "guest"
     nic_prefix = "tap"
     booting = True
+    vlan_interfaces = True
 
     def __init__(self):
         self.accel = ""
@@ -233,7 +235,8 @@ class QemuDriver(EndpointDriver):
         return {"name": endpoint.name, "dir": str(self.directory(lab, endpoint.name))}
 
     def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
-        nics = [GuestNic(lab.names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None) for n in endpoint.nics]
+        nics = [GuestNic(lab.names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None, tuple(sorted(n.trunks)))
+                for n in endpoint.nics]
         start(Path(record["dir"]), endpoint.name, nics, self.accel)
 
     def ready(self, lab: Lab, record: dict) -> bool:

@@ -83,3 +83,14 @@ def note(topology: Topology) -> str | None:
     return (f"VLAN-aware Linux bridge{'s' if len(aware) > 1 else ''} {', '.join(aware)}: built as standalone OVS bridges "
             f"forwarding by NORMAL, their ports tagged as Proxmox tags OVS ports (tag=, trunks=, vlan_mode=native-untagged; "
             f"untagged frames ride VLAN {untagged} inside), not programmed by the controller")
+
+
+def tagging_ports(topology: Topology, nic) -> list[tuple[str | None, PortVlan]]:
+    """The ports of the small standalone OVS bridge that does a trunk NIC's tagging where the endpoint's
+    kernel cannot (these hosts have no 802.1Q module): first the uplink to the lab bridge (the trunk, its
+    native VLAN untagged as Proxmox's `tag=` with `trunks=`), then one access port per interface inside the
+    endpoint, with that interface's name: `eth<i>` for the untagged side, `eth<i>.<vlan>` for each VLAN."""
+    native = nic.tag if nic.tag is not None else reserved_vids(topology)[0]
+    ports: list[tuple[str | None, PortVlan]] = [(None, PortVlan("native-untagged", native, tuple(sorted(set(nic.trunks) | {native})))),
+                                                (f"eth{nic.index}", PortVlan("access", native))]
+    return ports + [(f"eth{nic.index}.{vlan}", PortVlan("access", vlan)) for vlan in sorted(nic.trunks)]

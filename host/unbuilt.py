@@ -1,9 +1,7 @@
 """What a valid file may ask for that the builders on this host do not build yet.
 
-Format 1.1 added trunk NICs (`nics[].trunks`) and a clustered controller
-(`controller.replicas`). The check and the controller handle both; the
-simulator builds trunk NICs, but `up` does not give containers and guests
-VLAN interfaces yet, and both builders start one controller. Building such a lab anyway would end in
+Format 1.1 added a clustered controller (`controller.replicas`). The check
+handles it, but both builders start one controller. Building such a lab anyway would end in
 probes that disagree with the check for reasons that have nothing to do with
 the lab, so it is refused before anything is created, naming what and why.
 """
@@ -12,16 +10,6 @@ from __future__ import annotations
 
 from host.errors import HostError
 from sdnlab.model import Topology
-
-
-def refuse_trunk_nics(topology: Topology, what: str) -> None:
-    """A NIC with `trunks` needs VLAN interfaces inside its endpoint, which `what` does not make yet."""
-    trunked = [nic for nic in topology.nics() if nic.trunks]
-    if trunked:
-        nic = trunked[0]
-        vlans = ",".join(map(str, sorted(nic.trunks)))
-        raise HostError(f"NIC {nic.id} trunks VLANs {vlans} to its endpoint: trunk NICs are not supported by this builder ({what}) yet; "
-                        "`sdnlab check` and `sdnlab controller` handle them")
 
 
 def refuse_replicas(topology: Topology, what: str) -> None:

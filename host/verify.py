@@ -24,8 +24,9 @@ from collections.abc import Callable, Collection, Mapping
 from controller.flows import COOKIE_STATIC, Flow, parse_dump
 from controller.normal import NormalBridge, VlanSettings
 from controller.oftable import Fabric, FlowTables, Frame
+from controller.ovsdb import SeenPort, vlan_disagreements
 from controller.pipeline import static_flows
-from controller.state import PortPlan, resolve
+from controller.state import Binding, PortPlan, resolve
 from controller.trees import flood_trees
 from host import standin
 from sdnlab.model import Nic, Topology
@@ -178,22 +179,40 @@ def _ovs_value(value):
     return value
 
 
+def _ovs_map(value) -> dict[str, str]:
+    return dict(value[1]) if isinstance(value, list) and value and value[0] == "map" else {}
+
+
+def port_columns(ovs_bridge: str) -> dict[int, tuple[str, dict[str, str], VlanSettings]]:
+    """Each port of an OVS bridge by OpenFlow number: its name, its Interface's external_ids and its Port's
+    802.1Q columns, as OVSDB holds them now."""
+    members = set(subprocess.run(["ovs-vsctl", "list-ports", ovs_bridge], capture_output=True, text=True, check=True).stdout.split())
+    interfaces = {row["name"]: row for row in _ovs_json("--columns=name,ofport,external_ids", "list", "Interface") if row["name"] in members}
+    out = {}
+    for row in _ovs_json("--columns=name,tag,trunks,vlan_mode", "list", "Port"):
+        iface = interfaces.get(row["name"])
+        if iface is None or not isinstance(iface["ofport"], int):
+            continue
+        tag, trunks, mode = (_ovs_value(row[k]) for k in ("tag", "trunks", "vlan_mode"))
+        trunks = [trunks] if isinstance(trunks, int) else trunks  # a one-element set is written bare
+        out[iface["ofport"]] = (row["name"], _ovs_map(iface["external_ids"]),
+                                VlanSettings(tag if isinstance(tag, int) else None, frozenset(trunks or ()), mode if isinstance(mode, str) else None))
+    return out
+
+
 def normal_settings(topology: Topology, ovs_name: Callable[[str], str] = str) -> dict[str, dict[int, VlanSettings]]:
     """For each bridge that forwards by NORMAL (a VLAN-aware Linux bridge's stand-in), each port's 802.1Q
     settings as OVSDB holds them now, by OpenFlow port number: the flows view models what the switch has,
     not what sdnlab meant to give it."""
-    out: dict[str, dict[int, VlanSettings]] = {}
+    return {name: {number: vlan for number, (_, _, vlan) in port_columns(ovs_name(name)).items()}
+            for name, bridge in sorted(topology.bridges.items()) if standin.stood_in(bridge)}
+
+
+def vlan_warnings(topology: Topology, ovs_name: Callable[[str], str] = str) -> list[str]:
+    """Ports of the file's OVS bridges whose OVSDB tag/trunks/vlan_mode disagree with the file (the file wins)."""
+    out = []
     for name, bridge in sorted(topology.bridges.items()):
-        if not standin.stood_in(bridge):
-            continue
-        members = set(subprocess.run(["ovs-vsctl", "list-ports", ovs_name(name)], capture_output=True, text=True, check=True).stdout.split())
-        numbers = {row["name"]: row["ofport"] for row in _ovs_json("--columns=name,ofport", "list", "Interface") if row["name"] in members}
-        settings = {}
-        for row in _ovs_json("--columns=name,tag,trunks,vlan_mode", "list", "Port"):
-            if row["name"] in numbers:
-                tag, trunks, mode = (_ovs_value(row[k]) for k in ("tag", "trunks", "vlan_mode"))
-                trunks = [trunks] if isinstance(trunks, int) else trunks  # a one-element set is written bare
-                settings[numbers[row["name"]]] = VlanSettings(tag if isinstance(tag, int) else None, frozenset(trunks or ()),
-                                                             mode if isinstance(mode, str) else None)
-        out[name] = settings
+        if bridge.is_ovs:
+            seen = {n: SeenPort(port, Binding.from_external_ids(ids), vlan) for n, (port, ids, vlan) in port_columns(ovs_name(name)).items()}
+            out += vlan_disagreements(topology, name, seen)
     return out

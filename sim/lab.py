@@ -215,18 +215,13 @@ class SimLab:
         index = len(self.trunk_bridges)
         name = names.trunk_bridge_name(self.tag, index)
         self.trunk_bridges.append(name)
-        native = nic.tag if nic.tag is not None else standin.reserved_vids(self.topology)[0]
-        vlans = {names.trunk_port_name(self.tag, index, 1): standin.PortVlan("native-untagged", native, tuple(sorted(nic.trunks | {native}))),
-                 names.trunk_port_name(self.tag, index, 2): standin.PortVlan("access", native)}
-        inside = {2: f"eth{nic.index}"}
-        for j, vlan in enumerate(sorted(nic.trunks), start=3):
-            vlans[names.trunk_port_name(self.tag, index, j)] = standin.PortVlan("access", vlan)
-            inside[j] = f"eth{nic.index}.{vlan}"
+        ports = standin.tagging_ports(self.topology, nic)
+        vlans = {names.trunk_port_name(self.tag, index, j): vlan for j, (_, vlan) in enumerate(ports, start=1)}
         spec = LabBridge(name, nic.id, self.tag, BUILDER, 0, "", not self.datapath.kernel, 0, standin=True)
         tagging = net.addSwitch(name, cls=LabOVSBridge, spec=spec, bindings={port: Binding("nic", nic.id) for port in vlans}, api=api, vlans=vlans)
         net.addLink(tagging, bridge, port1=1, port2=number, intfName1=names.trunk_port_name(self.tag, index, 1),
                     intfName2=self.port_intf(nic.bridge, number))
-        for j, ifname in inside.items():
+        for j, (ifname, _) in enumerate(ports[1:], start=2):
             net.addLink(host, tagging, port1=100 * (nic.index + 1) + j, port2=j, intfName1=ifname,
                         intfName2=names.trunk_port_name(self.tag, index, j), addr1=nic.mac)
 

@@ -144,6 +144,14 @@ def test_status_exec_and_down_say_what_is_wrong(tools, tmp_path):
         again = sdnlab("up", str(lab))
         assert again.returncode == 1 and "already up" in again.stderr
         assert sdnlab("exec", str(lab), "n1", "--", "ping", "-c", "1", "-W", "1", "10.9.0.2").returncode == 0
+        # A port's OVSDB VLAN retagged by hand: status names it; the file still wins.
+        port = subprocess.run(["ovs-vsctl", "--bare", "--columns=name", "find", "Interface", "external_ids:sdnlab-nic=n1.0"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        assert "OVSDB" not in sdnlab("status", str(lab)).stdout
+        subprocess.run(["ovs-vsctl", "set", "Port", port, "tag=20"], check=True)
+        said = sdnlab("status", str(lab)).stdout
+        assert f"port {port}: OVSDB tag=20, the file says tag 10; the file wins" in said and "the check agrees" in said, said
+        assert sdnlab("exec", str(lab), "n1", "--", "ping", "-c", "1", "-W", "1", "10.9.0.2").returncode == 0
         # The controller dies: status says so.
         pid = int(next(line.split()[2] for line in sdnlab("status", str(lab)).stdout.splitlines() if "controller pid" in line))
         os.kill(pid, signal.SIGKILL)
@@ -231,4 +239,42 @@ def test_a_mixed_lab_of_every_endpoint_kind_and_both_bridge_kinds_answers_as_the
         assert all(ok == analysis.is_reachable(*pair) for pair, ok in seen.items())
     finally:
         down = sdnlab("down", str(MIXED))
+    assert down.returncode == 0 and machine() == before
+
+
+TRUNKS = """name: trlab
+vlans: {10: {name: web}, 20: {name: db}}
+bridges: {vmbr0: {type: ovs}}
+endpoints:
+  fwct: {type: lxc, vmid: 300, nics: [{bridge: vmbr0, trunks: [10, 20], ip: 10.2.0.1/24}]}
+  fwvm: {type: kvm, vmid: 301, nics: [{bridge: vmbr0, trunks: [10, 20], ip: 10.2.0.2/24}]}
+  web: {type: host, nics: [{bridge: vmbr0, tag: 10, ip: 10.2.10.3/24}]}
+  db: {type: host, nics: [{bridge: vmbr0, tag: 20, ip: 10.2.20.3/24}]}
+"""
+
+
+def test_trunk_nics_reach_each_vlan_from_a_container_and_a_guest(tools, tmp_path):
+    """A router container and a router guest on trunk NICs: eth0 untagged, eth0.10 and eth0.20 in their VLANs
+    (the guest's own 802.1Q; the container's through a tagging bridge), and no VLAN reaches another."""
+    lab = tmp_path / "trlab.yaml"
+    lab.write_text(TRUNKS)
+    before = machine()
+    up = sdnlab("up", str(lab))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "tagging bridge" in up.stdout and "eth0.10, eth0.20 inside fwct" in up.stdout
+
+        def ping(src: str, address: str) -> bool:
+            return parse_ping(sdnlab("exec", str(lab), src, "--", "ping", "-c", "2", "-i", "0.3", "-W", "1", address).stdout)[1] > 0
+
+        for router, host_part in (("fwct", 1), ("fwvm", 2)):
+            added = sdnlab("exec", str(lab), router, "--", "sh", "-c",
+                           f"ip addr add 10.2.10.{host_part}/24 dev eth0.10 && ip addr add 10.2.20.{host_part}/24 dev eth0.20")
+            assert added.returncode == 0, added.stdout + added.stderr
+            assert ping(router, "10.2.10.3") and ping(router, "10.2.20.3"), router
+        assert ping("fwct", "10.2.0.2") and ping("fwct", "10.2.10.2")  # untagged, and VLAN 10, between the routers
+        sdnlab("exec", str(lab), "web", "--", "ip", "addr", "add", "10.2.20.9/24", "dev", "eth0")
+        assert not ping("web", "10.2.20.3")  # VLAN 10 never reaches VLAN 20
+    finally:
+        down = sdnlab("down", str(lab))
     assert down.returncode == 0 and machine() == before

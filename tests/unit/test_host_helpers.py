@@ -325,11 +325,11 @@ def test_a_container_is_unprivileged_and_configures_itself_without_dhcp():
         "lxc.idmap = u 0 100000 65536",
         "lxc.idmap = g 0 100000 65536",
     ]
-    lines = lxc.nic_config([("vethA", "52:54:00:00:00:01"), ("vethB", "52:54:00:00:00:02")])
+    lines = lxc.nic_config([("vethA", "eth0", "52:54:00:00:00:01"), ("vethB", "eth1", "52:54:00:00:00:02")])
     assert lines[0].split(" = ")[1].split() == ["sys_admin", "mknod", "sys_rawio", "sys_boot", "sys_ptrace", "sys_module", "sys_time",
                                                "mac_admin", "mac_override"]
     assert "lxc.net.1.link = vethB" in lines and "lxc.net.1.name = eth1" in lines and "lxc.net.0.hwaddr = 52:54:00:00:00:01" in lines
-    script = lxc.init_script(["10.0.0.1/24", None, "10.0.2.1/24"]).splitlines()
+    script = lxc.init_script([("10.0.0.1/24", "eth0"), ("10.0.2.1/24", "eth2")]).splitlines()
     assert script == ["#!/bin/sh", "/bin/mount -a", "ip link set lo up", "ip addr add 10.0.0.1/24 dev eth0",
                       "ip addr add 10.0.2.1/24 dev eth2", "echo ready > /sdnlab-ready"]
     assert not any("udhcpc" in line for line in script)  # its first act flushes eth0: the old race
@@ -351,3 +351,29 @@ endpoints:
     names = deploy.Names(topology)
     a, b = topology.endpoints["a"], topology.endpoints["b"]
     assert [names.nic(a, 0), names.nic(a, 1), names.nic(b, 0)] == ["tap101i0", "tap101i1", "veth5001i0"]
+
+
+def test_a_trunk_nic_on_a_container_gets_a_tagging_bridge_and_one_interface_per_vlan_a_guest_makes_its_own():
+    from host.standin import PortVlan, tagging_ports
+    from sdnlab.loader import loads
+
+    topology = loads("""
+name: tr
+vlans: {10: {}, 20: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  ct: {type: lxc, vmid: 200, nics: [{bridge: br, trunks: [10, 20], ip: 10.0.0.1/24}]}
+  vm: {type: kvm, vmid: 100, nics: [{bridge: br, tag: 10, trunks: [20]}]}
+  ns: {type: host, nics: [{bridge: br, tag: 20, ip: 10.0.20.1/24}]}
+""")
+    lab = deploy.Lab(topology, deploy.State("tr"))
+    assert lab.tagged == {"ct.0": 0}  # the guest's kernel makes its VLAN interfaces; a plain NIC needs nothing
+    ct, vm, ns = (topology.endpoints[n] for n in ("ct", "vm", "ns"))
+    base = lab.names.base
+    assert lab.inside(ct, ct.nics[0]) == [(f"sdl{base}t0i2", "eth0", "10.0.0.1/24"), (f"sdl{base}t0i3", "eth0.10", None),
+                                           (f"sdl{base}t0i4", "eth0.20", None)]
+    assert lab.inside(ns, ns.nics[0]) == [(lab.names.peer(ns, 0), "eth0", "10.0.20.1/24")]
+    assert all(len(lab.names.tagging_port(99, 99, "o")) <= 15 for _ in [0])
+    assert tagging_ports(topology, ct.nics[0]) == [(None, PortVlan("native-untagged", 1, (1, 10, 20))), ("eth0", PortVlan("access", 1)),
+                                                   ("eth0.10", PortVlan("access", 10)), ("eth0.20", PortVlan("access", 20))]
+    assert tagging_ports(topology, vm.nics[0])[0] == (None, PortVlan("native-untagged", 10, (10, 20)))

@@ -26,7 +26,7 @@ from controller.pipeline import port_vids
 from controller.simlab import SimulatedLab
 from controller.state import Binding, Port, PortPlan, SwitchView, resolve
 from host.errors import HostError
-from host.unbuilt import refuse_replicas, refuse_trunk_nics
+from host.unbuilt import refuse_replicas
 from sdnlab import analyse, loads, report
 from sdnlab.reference import reachable_pairs
 
@@ -176,12 +176,9 @@ def test_ports_are_bound_by_their_proxmox_names_when_unmarked(topology):
     assert {n: nic.id for n, nic in resolve(topology, SwitchView("vmbr0", view.dpid, marked)).nics.items()} == {20: "x30.0"}
 
 
-def test_the_builders_refuse_what_they_do_not_build_yet(topology):
-    with pytest.raises(HostError, match=r"NIC fw\.0 trunks VLANs 20 to its endpoint: trunk NICs are not supported by this builder \(sim\) yet"):
-        refuse_trunk_nics(topology, "sim")
+def test_the_builders_refuse_what_they_do_not_build_yet():
     clustered = loads("name: x\nbridges: {br: {type: ovs}}\ncontroller: {replicas: 3}\n")
     with pytest.raises(HostError, match=r"controller.replicas is 3: a cluster of controllers is not supported by this builder \(sim\) yet"):
         refuse_replicas(clustered, "sim")
     plain = loads("name: x\nbridges: {br: {type: ovs}}\nendpoints: {h: {type: host, nics: [{bridge: br}]}}\n")
-    refuse_trunk_nics(plain, "up")
     refuse_replicas(plain, "sim")
