@@ -190,10 +190,6 @@ class _LinkStep(Step):
                 target.set_link(state.base.links[i].id, up=self.up)
 
 
-def _kind(value: Any) -> str:
-    return "a map" if isinstance(value, dict) else "a list" if isinstance(value, list) else f"'{show(value)}'"
-
-
 def _quoted(value: Any) -> str:
     """'value' for a plain value; a map or list by its kind, never printed (an alias could make it huge)."""
     return show(value) if isinstance(value, (dict, list)) else f"'{show(value)}'"
@@ -532,7 +528,7 @@ class Expect(Step):
             lists[key] = []
             pairs = arg.get(key)
             if pairs is not None and not isinstance(pairs, list):
-                at.error(path + (key,), f"{key} must be a list of pairs [[A, B], ...], not {_kind(pairs)}")
+                at.error(path + (key,), f"{key} must be a list of pairs [[A, B], ...], not {_quoted(pairs)}")
                 continue
             for j, pair in enumerate(pairs or []):
                 ppath = path + (key, Index(j))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sdnlab import analyse, loads
+from sdnlab.check import NO_ADDRESS, PingWarning, WarningSummary
 
 TOPOLOGY = loads("""
 name: warn
@@ -87,3 +88,51 @@ endpoints:
   e: {type: host, nics: [{bridge: br, tag: 30}]}
 """)
     assert [w.pair for w in analyse(topology).warnings] == [("a", "e"), ("b", "e")]
+
+
+def test_a_summary_keeps_examples_up_to_the_limit_and_says_whether_it_kept_one():
+    summary = WarningSummary()
+    one, two, three = (PingWarning((f"a{i}", "b"), (10,), "m") for i in range(3))
+    assert (summary.example(one, 2), summary.example(two, 2), summary.example(three, 2)) == (True, True, False)
+    assert summary.examples == {NO_ADDRESS: [one, two]}
+
+
+def test_a_summary_of_endpoints_without_addresses_gives_the_first_examples():
+    # a b c d in VLAN 10 without addresses: 4*3/2 = 6 pairs; the first three examples are a's.
+    # e is alone in VLAN 20 without an address: no pair, so no kind counted for it.
+    topology = loads("""
+name: bare
+vlans: {10: {}, 20: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  a: {type: host, nics: [{bridge: br, tag: 10}]}
+  b: {type: host, nics: [{bridge: br, tag: 10}]}
+  c: {type: host, nics: [{bridge: br, tag: 10}]}
+  d: {type: host, nics: [{bridge: br, tag: 10}]}
+  e: {type: host, nics: [{bridge: br, tag: 20}]}
+""")
+    summary = analyse(topology).warning_summary(3)
+    assert (summary.total, dict(summary.counts)) == (6, {NO_ADDRESS: 6})
+    assert [w.pair for w in summary.examples[NO_ADDRESS]] == [("a", "b"), ("a", "c"), ("a", "d")]
+    lone = analyse(loads("""
+name: lone
+vlans: {20: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  e: {type: host, nics: [{bridge: br, tag: 20}]}
+  f: {type: host, nics: [{bridge: br, ip: 10.0.0.1/24}]}
+  g: {type: host, nics: [{bridge: br, ip: 10.0.0.2/24}]}
+""")).warning_summary()
+    assert (lone.total, dict(lone.counts), lone.examples) == (0, {}, {})
+
+
+def test_two_endpoints_in_a_vlan_and_untagged_share_both_in_segment_order():
+    topology = loads("""
+name: both
+vlans: {10: {}}
+bridges: {br: {type: ovs}}
+endpoints:
+  a: {type: host, nics: [{bridge: br}, {bridge: br, tag: 10}]}
+  b: {type: host, nics: [{bridge: br}, {bridge: br, tag: 10}]}
+""")
+    assert analyse(topology).shared_segments("a", "b") == (10, "untagged")

@@ -137,6 +137,8 @@ CASES = [
         ("controller.host", "controller host must be text, not a number (quote it)"), ("controller.mac_idle_timeout", "mac_idle_timeout must be from 1 to 65535, not 0"),
         ("controller.mac_limit", "mac_limit must be from 1 to 65535, not 65536"), ("controller.packet_in_rate", "packet_in_rate must be from 1 to 1000000, not 1000001"),
         ("controller.port", "controller port must be from 1 to 65535, not 0")]),
+    (B + "controller: {host: localhost}\n", [
+        ("controller.host", "controller host must be an IPv4 or IPv6 address to listen on, like 127.0.0.1, not 'localhost'")]),
 ]
 
 

@@ -122,3 +122,17 @@ def test_steps_see_the_lab_as_the_steps_before_them_left_it(files):
     assert scenario.steps[1] == Expect(index=1, line=4, reachable=(("db1", "web1"),))
     [(step, probe, reachable)] = scenario.intent_at()
     assert (probe, reachable) == ([("db1", "web1")], {("db1", "web1")})
+
+
+def test_the_lab_now_keeps_each_endpoints_vmid():
+    topology = loads("""
+name: vmids
+bridges: {br1: {type: ovs}}
+endpoints:
+  a: {type: kvm, vmid: 101, nics: [{bridge: br1}]}
+  b: {type: lxc, vmid: 102, nics: [{bridge: br1}]}
+""")
+    state = LabState(topology)
+    NicDown(index=0, endpoint="b").apply(state)
+    now = state.topology()
+    assert {name: (e.vmid, len(e.nics)) for name, e in now.endpoints.items()} == {"a": (101, 1), "b": (102, 0)}

@@ -7,6 +7,7 @@ points at the key, so a wrong path or message shows here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from sdnlab import loads
 from sdnlab.problems import Index
 from sdnlab.scenario import LabState
-from sdnlab.steps import STEPS, Expect, LinkDown, LinkUp, NicDown, NicUp, ParseContext, Restart, SetTag, Step, Wait, register
+from sdnlab.steps import STEPS, Expect, LinkDown, LinkUp, NicDown, NicUp, ParseContext, Restart, SetTag, Step, Wait, register, unsupported
 
 # One OVS trunk pair with two links, a plain Linux bridge; VLAN 1 is declared so that `true` (== 1) would be a VLAN.
 TOPOLOGY = loads("""
@@ -213,3 +214,41 @@ def test_the_base_step_is_abstract():
     with pytest.raises(NotImplementedError):
         Step.parse(None, None)
     assert step.apply(LabState(TOPOLOGY)) is None
+
+
+def test_replica_steps_keep_their_place_and_take_replica_1():
+    assert parse("stop_controller", "master") == (STEPS["stop_controller"](index=4, line=9), [])
+    # One replica (the default): 1 is the only number there is.
+    assert parse("heal_controller", 1) == (STEPS["heal_controller"](index=4, line=9, replica=1), [])
+    assert parse("start_controller", 0)[0] is None
+
+
+NODES = loads("""
+name: nodes
+nodes: {pve1: {}, pve2: {}}
+bridges: {br1: {type: ovs, node: pve1}, br2: {type: ovs, node: pve2}}
+links: [{name: up, between: [br1, br2]}, {between: [br2, br1]}]
+""")
+
+
+def test_node_link_steps_keep_their_place_and_list_every_link_between_the_nodes():
+    step, problems = parse("node_link_down", ["pve2", "pve1"], LabState(NODES))
+    assert problems == [] and step == STEPS["node_link_down"](index=4, line=9, nodes=("pve2", "pve1"))
+    assert step.describe(NODES) == "node_link_down pve2-pve1 (links between them: up, link1)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Beyond(Step):
+    """A step kind no lab can do, which describes itself with the lab's name."""
+
+    kind = "beyond"
+
+    def describe(self, topology):
+        return f"beyond {topology.name}"
+
+    def missing_on(self, target):
+        return "no lab can"
+
+
+def test_unsupported_describes_each_step_with_the_topology():
+    assert unsupported([_Beyond(index=2)], object(), TOPOLOGY) == ["step 3 (beyond steps): no lab can"]
