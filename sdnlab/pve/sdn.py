@@ -78,14 +78,13 @@ def parse_sections(text: str, file: str, diag: Diagnostics) -> list[Section]:
                 current = None
             continue
         if raw[0] in " \t":
-            m = PROPERTY.match(raw)
-            if current is None or not m:
-                diag.error(file, number, "", f"'{raw.strip()[:40]}' is not inside a section" if current is None else "not a 'key value' line")
+            if current is None:
+                diag.error(file, number, "", f"'{raw.strip()[:40]}' is not inside a section")
                 continue
-            key = m.group(1)
+            key, value = PROPERTY.match(raw).groups()  # always matches: the line is indented and not blank
             if key in current.props:
                 diag.error(file, number, f"{current.id}.{key}", f"{key} is set twice")
-            current.props[key] = (m.group(2) or "", number)
+            current.props[key] = (value or "", number)
             continue
         m = HEADER.match(raw)
         if not m:
