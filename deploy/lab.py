@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 import zlib
@@ -388,9 +389,33 @@ def _wait_reachable(lab: Lab, timeout: float = 60) -> None:
                 still.append((a, b))
         waiting = still
         if waiting and time.monotonic() > deadline:
-            raise DeployError(f"endpoints that should reach each other do not: {', '.join(f'{a}-{b}' for a, b in waiting)}")
+            raise DeployError(f"endpoints that should reach each other do not: {', '.join(f'{a}-{b}' for a, b in waiting)}"
+                              f" ({channel_states(topology)}; the controller's last words: {_log_tail(lab)})")
     if pairs:
         say(f"all {len(pairs)} reachable pairs answer ping from inside the endpoints")
+
+
+def channel_states(topology: Topology) -> str:
+    """How each OVS bridge of the lab stands with its controller, as OVS says it: for an `up` that fails."""
+    said = []
+    for name in sorted(n for n, b in topology.bridges.items() if b.is_ovs):
+        out = subprocess.run(["ovs-vsctl", "--timeout=5", "--bare", "--columns=is_connected,status", "list", "Controller",
+                              _controller_uuid(name)], capture_output=True, text=True).stdout.replace(",", " ").split()
+        kept = [w for w in out if w in ("true", "false") or w.startswith(("state=", "last_error=", "sec_since_"))]
+        said.append(f"bridge {name}: {' '.join(kept).replace('true', 'connected', 1).replace('false', 'NOT connected', 1) or 'no controller'}")
+    return "; ".join(said)
+
+
+def _controller_uuid(bridge: str) -> str:
+    return subprocess.run(["ovs-vsctl", "--timeout=5", "get", "Bridge", bridge, "controller"], capture_output=True,
+                          text=True).stdout.strip().strip("[]") or "none"
+
+
+def _log_tail(lab: Lab, lines: int = 3) -> str:
+    try:
+        return " | ".join((lab.directory / "controller.log").read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "no log"
 
 
 def summary(lab: Lab) -> None:
