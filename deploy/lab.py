@@ -27,6 +27,7 @@ import sys
 import time
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from controller.state import Binding, PortPlan
@@ -161,9 +162,10 @@ class Lab:
     def driver(self, endpoint: str) -> EndpointDriver:
         return driver(self.topology.endpoints[endpoint].type)
 
-    @property
+    @cached_property
     def tagged(self) -> dict[str, int]:
-        """Trunk NICs that get a tagging bridge (their endpoint's kernel makes no VLAN interfaces), numbered."""
+        """Trunk NICs that get a tagging bridge (their endpoint's kernel makes no VLAN interfaces), numbered
+        (asked for every NIC while building; the topology of a Lab never changes)."""
         trunked = [nic.id for name in sorted(self.topology.endpoints) for nic in self.topology.endpoints[name].nics
                    if nic.trunks and not self.driver(name).vlan_interfaces]
         return {nic_id: k for k, nic_id in enumerate(trunked)}
