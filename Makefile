@@ -9,7 +9,8 @@ DEMO_SCENARIO := topologies/scenarios/two-nodes-link-failure.yaml
 # Debian packages; later parts of the project add theirs here.
 DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         mininet iputils-ping iproute2 ethtool python3-venv python3-pip \
-        lxc busybox-static qemu-system-x86 linux-image-amd64 cpio
+        lxc busybox-static qemu-system-x86 linux-image-amd64 cpio \
+        corosync libcpg4 libquorum5 libvotequorum8
 
 .PHONY: setup debs ovs hostids demo test lint bench soak clean notebooks notebooks-html mutation
 

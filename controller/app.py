@@ -1,9 +1,17 @@
 """The os-ken application: unpacks OpenFlow and OVSDB events, asks the core,
 sends what it returns. It decides nothing itself.
 
-os-ken runs this app's handlers in one event thread; the OVSDB watcher and
-the LLDP timer call in from their own threads, so every use of the core holds
-`self.lock`.
+os-ken runs this app's handlers in one event thread; the OVSDB watcher, the
+LLDP timer and corosync's dispatcher call in from their own threads, so every
+use of the core holds `self.lock`.
+
+Clustered (`--cluster`), the app is one replica of several that every switch
+connects to: controller/election.py decides from corosync's membership which
+one is master, the app asks each switch for that role (OpenFlow 1.3 role
+requests with a generation id), and only the master sends anything that
+changes a switch. The others keep their view current from port-status and
+adopt the installed flows, as a restarted controller does, when they become
+master.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import lldp, ofwire
+from controller import election, lldp, ofwire
 from controller.actions import Action
 from controller.actions import from_os_ken as action_from_os_ken
 from controller.core import Core
@@ -56,6 +64,8 @@ class SdnlabApp(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     topology: Topology | None = None  # set by the launcher before os-ken instantiates the app
     ovsdb_remote: str = "unix:/var/run/openvswitch/db.sock"
+    cluster_group: str | None = None  # set by the launcher with --cluster: the corosync process group of the replicas
+    join_patience: float = 5.0  # seconds a replica waits for its switches before it joins the group (and may be elected)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,10 +87,101 @@ class SdnlabApp(app_manager.OSKenApp):
         self.watcher.start()
         self.ticker = threading.Thread(target=self._tick, name="lldp", daemon=True)
         self.ticker.start()
+        # Alone, the app acts on every switch (no role requests: OVS's default, "equal").
+        self.decision: election.Decision | None = None
+        self.roles: dict[str, str] = {}  # bridge -> the role its switch last confirmed to us
+        self.cluster = None
+        if self.cluster_group:
+            self._join_cluster()
 
     def close(self) -> None:
         self.stopping.set()
         self.watcher.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+    # -- the cluster -------------------------------------------------------
+    def _join_cluster(self) -> None:
+        from controller.corosync import Cluster
+
+        self.decision = election.Decision(None, election.NONE, 0)
+        self.cluster = Cluster(self.cluster_group, self._membership)
+        self.cluster.start()
+        LOG.info("cluster: corosync node %d, group %s; joining once the switches are connected (at most %.0f s)",
+                 self.cluster.membership().me, self.cluster_group, self.join_patience)
+        threading.Thread(target=self._join_when_ready, name="cluster-join", daemon=True).start()
+
+    def _join_when_ready(self) -> None:
+        """Join the group when every bridge of the file is connected, or after `join_patience`: a replica that
+        (re)starts could otherwise be elected before its switches reach it, and they would have no master meanwhile."""
+        wanted = {name for name, bridge in self.topology.bridges.items() if bridge.is_ovs}
+        deadline = time.monotonic() + self.join_patience
+        while not self.stopping.wait(0.05):
+            with self.lock:
+                ready = wanted <= set(self.ports)
+            if ready or time.monotonic() > deadline:
+                break
+        if not self.stopping.is_set():
+            self.cluster.join()
+
+    def _membership(self, view: election.Membership) -> None:
+        """Corosync's view changed (from its dispatcher thread): take the role it decides, and tell every switch."""
+        with self.lock:
+            before = self.decision
+            after = election.decide(view, before.generation if before else 0)
+            if not election.changed(before, after):
+                return
+            self.decision = after
+            members = ",".join(map(str, view.members)) or "none"
+            if not view.joined:
+                LOG.info("cluster: not in the group (yet): sending nothing")
+                return
+            if after.role == election.NONE:
+                LOG.warning("cluster: members %s, %s, ring %d: no master here; this replica steps down and sends nothing",
+                            members, "quorate" if view.quorate else "NO QUORUM", view.ring_seq)
+                return
+            LOG.info("cluster: members %s, quorate, ring %d: master is node %d%s (generation %d)", members, view.ring_seq,
+                     after.master, " (this replica)" if after.active else "", after.generation)
+            for bridge, dp in self.datapaths.items():
+                self._request_role(dp)
+                if after.active and (before is None or not before.active):
+                    # Adopt what the switch holds now (the old master's flows and what it learned), then send the difference.
+                    self._request_state(bridge, dp)
+
+    def _may_send(self) -> bool:
+        """Whether this replica may change switches: alone always; clustered only as master."""
+        return self.decision is None or self.decision.active
+
+    def _request_role(self, dp) -> None:
+        ofp = dp.ofproto
+        role = ofp.OFPCR_ROLE_MASTER if self.decision.active else ofp.OFPCR_ROLE_SLAVE
+        dp.send_msg(dp.ofproto_parser.OFPRoleRequest(dp, role, self.decision.generation))
+
+    @set_ev_cls(ofp_event.EventOFPRoleReply, MAIN_DISPATCHER)
+    def _role_reply(self, ev) -> None:
+        msg = ev.msg
+        with self.lock:
+            bridge = self._session(msg.datapath)
+            if bridge is None:
+                return
+            role = _ROLE_NAMES.get(msg.role, str(msg.role))
+            if self.roles.get(bridge) != role:
+                LOG.info("%s: role %s (generation %d)", bridge, role, msg.generation_id)
+            self.roles[bridge] = role
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, [MAIN_DISPATCHER, CONFIG_DISPATCHER])
+    def _error(self, ev) -> None:
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        if msg.type != ofp.OFPET_ROLE_REQUEST_FAILED:
+            return
+        with self.lock:
+            bridge = self._session(msg.datapath)
+            if bridge is None or self.decision is None:
+                return
+            why = "stale: a newer master exists" if msg.code == ofp.OFPRRFC_STALE else f"code {msg.code}"
+            LOG.warning("%s: role request refused (%s); this replica steps down until corosync's view changes", bridge, why)
+            self.decision = election.Decision(None, election.NONE, self.decision.generation)
 
     def reload(self, topology: Topology) -> None:
         """Take a changed topology file into use without dropping what still holds."""
@@ -95,7 +196,9 @@ class SdnlabApp(app_manager.OSKenApp):
 
     # -- sending -----------------------------------------------------------
     def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True) -> None:
-        """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread)."""
+        """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread); nothing unless master."""
+        if not self._may_send():
+            return
         for bridge, items in mods.items():
             dp = self.datapaths.get(bridge)
             if dp is None or not items:
@@ -136,10 +239,23 @@ class SdnlabApp(app_manager.OSKenApp):
                 return
             LOG.info("switch %s (dpid %#x) connected from %s", bridge, dp.id, _peer(dp))
             self.datapaths[bridge] = dp
-            self.connecting[bridge] = {"ports": [], "flows": [], "done": set()}
+            self.roles.pop(bridge, None)
+            if self.decision is not None and self.decision.role != election.NONE:
+                self._request_role(dp)  # before anything else: the switch handles messages in order
+            self._request_state(bridge, dp)
+
+    def _request_state(self, bridge: str, dp) -> None:
+        """Ask a switch for its ports and our flows; `_finish_connect` takes both in when they are complete."""
         parser, ofp = dp.ofproto_parser, dp.ofproto
-        dp.send_msg(parser.OFPPortDescStatsRequest(dp, 0))
-        dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, COOKIE_BASE, COOKIE_MASK))
+        requests = [parser.OFPPortDescStatsRequest(dp, 0),
+                    parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, COOKIE_BASE, COOKIE_MASK)]
+        for request in requests:
+            dp.set_xid(request)
+        # Replies are matched by xid: a replica that becomes master while a switch's first exchange is still
+        # answering asks again, and must not take the older, stale answers for the new ones.
+        self.connecting[bridge] = {"ports": [], "flows": [], "done": set(), "xids": {r.xid for r in requests}}
+        for request in requests:
+            dp.send_msg(request)
 
     @set_ev_cls(ofp_event.EventOFPEchoReply, [MAIN_DISPATCHER, CONFIG_DISPATCHER])
     def _echo_reply(self, ev) -> None:
@@ -179,7 +295,7 @@ class SdnlabApp(app_manager.OSKenApp):
         with self.lock:
             bridge = self._session(dp)
             state = self.connecting.get(bridge)
-            if state is None:
+            if state is None or ev.msg.xid not in state["xids"]:
                 return
             state[part] += items
             if not ev.msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
@@ -298,6 +414,8 @@ class SdnlabApp(app_manager.OSKenApp):
         dp = msg.datapath
         with self.lock:
             bridge = self._session(dp)
+            if not self._may_send():
+                return  # a replica that is not master learns nothing: it adopts what the switch holds when it becomes master
         if bridge is None:
             return
         in_port = msg.match["in_port"]
@@ -347,7 +465,8 @@ class SdnlabApp(app_manager.OSKenApp):
                 self._close_silent_sessions(now)
                 for bridge in list(self.ports):
                     self._send_lldp(bridge)
-                rounds += 1
+                # Only a replica that sends LLDP can miss it: a slave counts no rounds, a new master from 0.
+                rounds = rounds + 1 if self._may_send() else 0
                 # After three rounds every live link has had three chances to show itself.
                 if rounds >= 3:
                     live = {i for t in (self.core.trees or {}).values() for i in t} | {
@@ -379,7 +498,7 @@ class SdnlabApp(app_manager.OSKenApp):
     def _send_lldp(self, bridge: str) -> None:
         dp = self.datapaths.get(bridge)
         resolved = self.core.resolved.get(bridge)
-        if dp is None or resolved is None:
+        if dp is None or resolved is None or not self._may_send():
             return
         parser, ofp = dp.ofproto_parser, dp.ofproto
         for port in resolved.links:
@@ -400,6 +519,9 @@ class SdnlabApp(app_manager.OSKenApp):
             message = self.links.observe((bridge, in_port), here and here.binding, (peer, seen[1]), there and there.binding, now)
         if message:
             (LOG.info if "confirmed" in message else LOG.warning)(message)
+
+
+_ROLE_NAMES = {0: "nochange", 1: "equal", 2: "master", 3: "slave"}  # OFPCR_ROLE_* of OpenFlow 1.3
 
 
 def _bound(ports: dict | None) -> dict | None:

@@ -92,6 +92,11 @@ def _serve_on(sock: socket.socket) -> None:
     ofp_controller.StreamServer = BoundStreamServer
 
 
+def cluster_group(topology: Topology) -> str:
+    """The corosync process group of a lab's replicas (CPG names hold at most 128 bytes)."""
+    return f"sdnlab-{topology.name}"[:128]
+
+
 def report_port(fd: int, port: int) -> None:
     """Tell the process that started us which port we hold, on the pipe it gave us, and close it."""
     with os.fdopen(fd, "w") as out:
@@ -99,13 +104,15 @@ def report_port(fd: int, port: int) -> None:
 
 
 def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False,
-        tls_dir: str | Path | None = None, insecure: bool = False, ready_fd: int | None = None) -> int:
+        tls_dir: str | Path | None = None, insecure: bool = False, ready_fd: int | None = None, cluster: bool = False) -> int:
     """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file.
 
     With `tls_dir`, only switches with a certificate from its CA are served
     (mutual TLS); without it, plain TCP, said loudly, and only on loopback
     unless `insecure`. Port 0 takes any free port; with `ready_fd`, the port
-    held is written there once the controller accepts connections."""
+    held is written there once the controller accepts connections. With
+    `cluster`, it is one replica of a controller cluster on this node's
+    corosync (controller/election.py)."""
     from controller.app import SdnlabApp
 
     host = host or topology.controller.host
@@ -114,6 +121,7 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
     check_listen(host, tls, insecure)
 
     SdnlabApp.topology = topology
+    SdnlabApp.cluster_group = cluster_group(topology) if cluster else None
 
     def reload(manager) -> None:
         from sdnlab.loader import load

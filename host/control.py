@@ -82,8 +82,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20, tls: ssl.SSLContext | None = None) -> str | None:
-    """Wait until the controller process `proc` accepts connections on 127.0.0.1:port
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20, tls: ssl.SSLContext | None = None,
+                   host: str = "127.0.0.1") -> str | None:
+    """Wait until the controller process `proc` accepts connections on host:port
     (with `tls`, until a handshake as a switch proves the listener holds the lab's controller key).
 
     None once it does; otherwise why not, for the caller's own error message.
@@ -94,7 +95,7 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20, tls: 
             return f"the controller exited at start (status {proc.returncode})"
         with socket.socket() as s:
             s.settimeout(2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 if tls is None:
                     return None
                 try:
@@ -136,6 +137,8 @@ class ControllerProcess:
     Without a port it takes any free one, and `port` is what it reported once
     it listens; a restart asks for that same port again (the bridges point at it)."""
 
+    host = "127.0.0.1"  # where it listens, and where the bridges reach it
+
     def __init__(self, topology_file: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None,
                  tls: ChannelTls | None = None):
         self.file = Path(topology_file)
@@ -146,6 +149,12 @@ class ControllerProcess:
         self.proc: subprocess.Popen | None = None
         self._report: int | None = None
 
+    def command(self, report_fd: int) -> list[str]:
+        """The command line that starts it, reporting its port on `report_fd`."""
+        tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
+        return [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--host", self.host, "--port", str(self.port),
+                "--ready-fd", str(report_fd), *tls]
+
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
@@ -153,7 +162,7 @@ class ControllerProcess:
     @property
     def target(self) -> str:
         """What an OVS bridge is pointed at."""
-        return f"{'ssl' if self.tls else 'tcp'}:127.0.0.1:{self.port}"
+        return f"{'ssl' if self.tls else 'tcp'}:{self.host}:{self.port}"
 
     def start(self, timeout: float = 20) -> None:
         """Start it and wait until it listens; HostError (naming the log) if it does not."""
@@ -168,10 +177,8 @@ class ControllerProcess:
         report, write_end = os.pipe()
         try:
             with os.fdopen(fd, "w") as out:
-                tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--port", str(self.port),
-                     "--ready-fd", str(write_end), *tls],
+                    self.command(write_end),
                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
                     pass_fds=(write_end,),
                 )
@@ -193,7 +200,7 @@ class ControllerProcess:
         if why is None and self.port and port != self.port:
             why = f"the controller reported port {port}, not the {self.port} it was asked for"
         if why is None and self.tls:
-            why = wait_listening(port, self.proc, timeout, self.tls.switch_context())
+            why = wait_listening(port, self.proc, timeout, self.tls.switch_context(), self.host)
         if why:
             raise HostError(f"{why}; its log: {self.log}")
         self.port = port

@@ -52,7 +52,7 @@ class LabBridge:
     lab: str
     builder: str  # "sim" | "up"
     dpid: int
-    controller: str  # "tcp:127.0.0.1:6653"
+    controller: str | tuple[str, ...]  # "ssl:127.0.0.1:6653", or every replica's target for a controller cluster
     netdev: bool  # the userspace datapath (no openvswitch kernel module)
     packet_in_rate: int
     standin: bool = False  # a VLAN-aware Linux bridge's stand-in: standalone, no controller (host/standin.py)
@@ -89,11 +89,14 @@ def add_bridge(api, bridge: LabBridge, ports: list[LabPort] = ()) -> None:
                                ("other_config", {"disable-in-band": "true"}),  # a Linux bridge has no dpid: OVS picks one
                                ("external_ids", {**marks, STANDIN_KEY: STANDIN_OF})))
         else:
-            controller = txn.add(api.db_create("Controller", target=bridge.controller, controller_rate_limit=rate,
-                                               controller_burst_limit=max(25, rate // 4)))
+            targets = (bridge.controller,) if isinstance(bridge.controller, str) else bridge.controller
+            # A switch whose controller went away tries again within a second (OVS waits up to 8 by default): a restarted
+            # controller, or a replica of a cluster that comes back, takes over sooner.
+            controllers = [txn.add(api.db_create("Controller", target=target, controller_rate_limit=rate,
+                                                 controller_burst_limit=max(25, rate // 4), max_backoff=1000)) for target in targets]
             txn.add(api.db_set("Bridge", bridge.name, ("fail_mode", "secure"), ("protocols", ["OpenFlow13"]),
                                ("other_config", {"datapath-id": f"{bridge.dpid:016x}", "disable-in-band": "true"}),
-                               ("external_ids", marks), ("controller", controller)))
+                               ("external_ids", marks), ("controller", controllers)))
         for port in ports:
             _add_port(api, txn, bridge.name, port)
 

@@ -7,13 +7,14 @@ module, bridge VLAN filtering), so nothing here is assumed.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from host.errors import HostError
 
-__all__ = ["HostError", "Datapath", "datapath", "require_root", "require_ovs", "container_ids"]
+__all__ = ["HostError", "Datapath", "datapath", "require_root", "require_ovs", "require_corosync", "container_ids"]
 
 
 def require_root(what: str, why: str) -> None:
@@ -73,3 +74,9 @@ def container_ids() -> int:
             f"add the line root:100000:{ID_RANGE} to both (Proxmox ships it; `make setup` adds it when root has no range)"
             + ("" if uid is None or gid is None else f" (they differ now: uids from {uid}, gids from {gid})"))
     return uid
+
+
+def require_corosync(why: str) -> None:
+    """A controller cluster runs corosync members (Debian's corosync, libcpg4, libquorum5)."""
+    if shutil.which("corosync") is None or shutil.which("corosync-quorumtool") is None:
+        raise HostError(f"{why}: a controller cluster needs corosync (apt install corosync; `make setup` installs it)")

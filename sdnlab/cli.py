@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument("--ready-fd", type=int, metavar="FD",
                      help="when listening, write the port held to this inherited file descriptor and close it (for the process that started it)")
     ctl.add_argument("--insecure", action="store_true", help="allow plain TCP on an address other than loopback (anyone reaching it can act as a switch)")
+    ctl.add_argument("--cluster", action="store_true",
+                     help="run as one replica of a controller cluster on this node's corosync: the replicas elect one master per "
+                          "quorate membership, and only it programs the switches (README, Controller cluster)")
     ctl.set_defaults(run=_controller)
 
     from sdnlab.pve import command as pve_command  # `import pve` and `export pve` (Proxmox VE): docs/proxmox.md
@@ -287,7 +290,7 @@ def _controller(args: argparse.Namespace) -> int:
 
     topology = load(args.file)
     try:
-        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure, args.ready_fd)
+        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure, args.ready_fd, args.cluster)
     except ControllerError as exc:
         print(f"sdnlab controller: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -396,6 +396,11 @@ class _ReplicaStep(Step):
         getattr(target, self.method)(self.replica)
 
 
+def needs_cluster(steps: list[Step]) -> bool:
+    """Whether a scenario stops, starts, cuts or heals a controller replica: then even one replica runs as a cluster."""
+    return any(isinstance(step, _ReplicaStep) for step in steps)
+
+
 @register
 @dataclass(frozen=True, kw_only=True)
 class StopController(_ReplicaStep):

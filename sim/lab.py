@@ -30,7 +30,8 @@ from pathlib import Path
 
 from controller.flows import Flow
 from controller.state import Binding, PortPlan
-from host import netlink, pki, preflight, standin, unbuilt
+from host import cluster, netlink, pki, preflight, standin
+from host.cluster import ReplicaSet
 from host.control import ControllerProcess, release_channel, secure_channel
 from host.ovsdb import REMOTE, LabBridge, lab_bridges, ovsdb
 from host.preflight import HostError
@@ -53,23 +54,29 @@ class SimError(HostError):
 
 def check_host(topology: Topology) -> None:
     """Refuse, before creating anything, what this machine cannot replay."""
-    unbuilt.refuse_replicas(topology, "sim")
     preflight.require_root("the simulator", "it creates namespaces, veths and OVS bridges")
     preflight.require_ovs()
 
 
 class SimLab:
     def __init__(self, topology: Topology, topology_file: str | Path | None = None, controller_port: int | None = None,
-                 tls: bool = True):
+                 tls: bool = True, cluster: bool | None = None):
         self.topology = topology
         self.file = Path(topology_file or topology.source)
         self.tag = names.run_tag()
         self.plan = PortPlan(topology)
         self.index = {b: i for i, b in enumerate(sorted(topology.bridges))}
         self.net = None
+        self.api = None  # the lab's OVSDB connection while it runs
         self.tls = tls
         self.directory = SIM_ROOT / self.tag
-        self.controller = ControllerProcess(self.file, self.directory / "controller.log", controller_port, env={names.TAG_ENV: self.tag})
+        env = {names.TAG_ENV: self.tag}
+        # One controller, or (controller.replicas > 1) a cluster of replicas on corosync, each in a namespace of its own.
+        # `cluster` runs even one replica that way (a scenario that stops or partitions it needs the same machinery).
+        clustered = topology.controller.replicas > 1 if cluster is None else cluster
+        self.controller: ControllerProcess | ReplicaSet = (
+            ReplicaSet(self.tag, self.directory, self.file, topology.controller.replicas, env=env)
+            if clustered else ControllerProcess(self.file, self.directory / "controller.log", controller_port, env=env))
         self.hosts: dict[str, object] = {}
         self.datapath = preflight.datapath()
         self.down_links: set[str] = set()
@@ -80,6 +87,16 @@ class SimLab:
     @property
     def port(self) -> int:
         return self.controller.port
+
+    @property
+    def replicas(self) -> ReplicaSet | None:
+        return self.controller if isinstance(self.controller, ReplicaSet) else None
+
+    def masters(self) -> dict[str, int | None]:
+        """Each OVS bridge's master replica (by file name), as its switch last confirmed it; {} without a cluster."""
+        if self.replicas is None:
+            return {}
+        return self.replicas.masters(sorted(name for name, bridge in self.topology.bridges.items() if bridge.is_ovs))
 
     @property
     def controller_log(self) -> Path:
@@ -108,6 +125,8 @@ class SimLab:
 
     def start(self, wait: float = 30.0) -> None:
         check_host(self.topology)
+        if self.replicas is not None:
+            preflight.require_corosync(f"a cluster of {self.replicas.count} controller replica(s)")
         from mininet.log import setLogLevel
         from mininet.net import Mininet
         from mininet.node import RemoteController
@@ -115,7 +134,7 @@ class SimLab:
         from sim.mininet_nodes import KernelBridge, LabOVSBridge
 
         setLogLevel("error")
-        api = self._resources.enter_context(ovsdb())
+        api = self.api = self._resources.enter_context(ovsdb())
         SIM_ROOT.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.directory.mkdir(mode=0o700, exist_ok=True)
         if self.tls:
@@ -123,7 +142,8 @@ class SimLab:
         self.start_controller()
         net = Mininet(build=False, controller=None, autoSetMacs=False, autoStaticArp=False)
         self.net = net
-        net.addController(RemoteController("c0", ip="127.0.0.1", port=self.port))
+        if self.replicas is None:  # Mininet only records it: the bridges get their controllers from LabBridge
+            net.addController(RemoteController("c0", ip="127.0.0.1", port=self.port))
         switches = {}
         for name, bridge in sorted(self.topology.bridges.items()):
             if bridge.is_ovs or standin.stood_in(bridge):
@@ -174,8 +194,10 @@ class SimLab:
         self.controller.stop()
 
     def restart_controller(self) -> None:
-        self.stop_controller()
-        self.start_controller()
+        try:
+            self.controller.restart(timeout=15)
+        except HostError as exc:
+            raise SimError(str(exc)) from None
 
     def stop(self, keep_log: bool = False) -> None:
         """Tear everything down; the controller's log goes too unless `keep_log`."""
@@ -321,6 +343,7 @@ def clean(tag: str | None = None, keep_log: bool = False) -> list[str]:
         elif directory.exists():
             shutil.rmtree(directory)
             removed.append(str(directory))
+    removed += cluster.remove_network(tag)  # a controller cluster's namespaces, veths and bridge (marked)
     for ifname in netlink.names():
         if names.is_lab_interface(ifname, tag):
             netlink.delete(ifname)

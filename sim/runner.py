@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 from pathlib import Path
@@ -22,8 +24,8 @@ from sdnlab.loader import loads
 from sdnlab.model import Topology
 from sdnlab.progress import Progress
 from sdnlab.scenario import LabState, Scenario, pingable_pairs, play
-from sdnlab.steps import Expect, Step, unsupported
-from sim.lab import SimLab
+from sdnlab.steps import Expect, Step, needs_cluster, unsupported
+from sim.lab import SimError, SimLab
 from sim.probe import PairResult, probe
 
 TRACE_SAMPLE = 4
@@ -131,6 +133,8 @@ def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | 
     started = time.monotonic()
     with SimLab(topology, path, tls=tls) as lab:
         print(f"  up in {time.monotonic() - started:.1f} s on the {lab.datapath} datapath; flows installed as the core computes them", file=out)
+        if lab.replicas is not None:
+            print(f"  {cluster_line(lab)}", file=out)
         comparison = compare(lab, topology, probeable_pairs(topology), progress)
     print_comparison(comparison, out)
     if plot_to:
@@ -170,6 +174,7 @@ class SimTarget:
         self.results: list[dict] = []
         self.failed = 0
         self.last: Comparison | None = None
+        self.master_changes: list[dict] = []
 
     def begin(self, step: Step, total: int) -> None:
         print(f"[{step.index + 1}/{total}] {step.describe(self.topology)}", file=self.out, flush=True)
@@ -189,6 +194,38 @@ class SimTarget:
 
     def restart_controller(self) -> None:
         self.lab.restart_controller()
+
+    # -- a controller cluster (sdnlab.steps.ReplicaTarget) ------------------------
+    def stop_replica(self, replica: int | None) -> None:
+        number = replica or self._master("stop_controller")
+        self.lab.replicas.stop_replica(number)
+        print(f"  replica {number} killed (controller and corosync member, SIGKILL)", file=self.out, flush=True)
+
+    def start_replica(self, replica: int | None) -> None:
+        numbers = [replica] if replica else [r.number for r in self.lab.replicas.replicas if not r.running]
+        for number in numbers:
+            self.lab.replicas.start_replica(number)
+        print(f"  replica {', '.join(map(str, numbers)) or '(none stopped)'} started", file=self.out, flush=True)
+
+    def partition_replica(self, replica: int | None) -> None:
+        number = replica or self._master("partition_controller")
+        self.lab.replicas.partition(number)
+        print(f"  replica {number} cut off from its peers and its switches (still running)", file=self.out, flush=True)
+
+    def heal_replica(self, replica: int | None) -> None:
+        numbers = [replica] if replica else [r.number for r in self.lab.replicas.replicas if r.partitioned]
+        for number in numbers:
+            self.lab.replicas.heal(number)
+        print(f"  replica {', '.join(map(str, numbers)) or '(none partitioned)'} reconnected", file=self.out, flush=True)
+
+    def _master(self, step: str, patience: float = 15) -> int:
+        """The current master; a replica that (re)joined may still be taking over, so wait for one a while."""
+        deadline = time.monotonic() + patience
+        while (found := current_master(self.lab.masters())) is None:
+            if time.monotonic() > deadline:
+                raise SimError(f"{step} master: no replica has been master of the switches for {patience:.0f} s")
+            time.sleep(0.1)
+        return found
 
     def wait(self, seconds: float) -> None:
         _wait(seconds, self.progress)
@@ -214,19 +251,24 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None, tls: b
     print(f"scenario {scenario.source} on {topology.source}: {len(scenario.steps)} steps", file=out)
     if standin.note(topology):
         print(f"  {standin.note(topology)}", file=out)
+    # Steps that stop or cut a replica run the controller as a cluster even with one replica: the same machinery.
+    cluster = topology.controller.replicas > 1 or needs_cluster(scenario.steps)
     with tempfile.TemporaryDirectory(prefix="sdnlab-scenario-") as tmp:
         work = Path(tmp) / Path(topology.source).name
         work.write_text(Path(topology.source).read_text())
-        with SimLab(topology, work, tls=tls) as lab:
+        with SimLab(topology, work, tls=tls, cluster=cluster) as lab:
             print(f"  lab up on the {lab.datapath} datapath", file=out)
             target = SimTarget(lab, work, topology, out, progress)
-            state = play(scenario, target)
+            with MasterWatch(lab, out) as watch:
+                state = play(scenario, target)
+            target.master_changes = watch.changes
     results, failed, last = target.results, target.failed, target.last
     if plot_to and last is not None:
         print(f"picture: {plot(state.topology(), last, plot_to, f'{topology.name} after the last step')}", file=out)
     print(f"{len(results) - failed} of {len(results)} expectations held", file=out)
     if as_json:
-        print(json.dumps({"scenario": scenario.source, "topology": topology.name, "agree": failed == 0, "expectations": results}, indent=2))
+        print(json.dumps({"scenario": scenario.source, "topology": topology.name, "agree": failed == 0, "expectations": results,
+                          **({"masters": target.master_changes} if cluster else {})}, indent=2))
     return 0 if failed == 0 else 1
 
 
@@ -236,3 +278,58 @@ def _wait(seconds: float, progress: Progress) -> None:
         progress.update("waiting", int((seconds - left) * 10), int(seconds * 10))
         time.sleep(min(0.1, left))
     progress.update("waiting", int(seconds * 10), int(seconds * 10))
+
+
+def current_master(masters: dict[str, int | None]) -> int | None:
+    """The replica that is master of the most switches (None: of none)."""
+    counted = Counter(m for m in masters.values() if m is not None)
+    return counted.most_common(1)[0][0] if counted else None
+
+
+def cluster_line(lab: SimLab) -> str:
+    """Members, quorum and each switch's master, in one line (the corosync view is the master's, else the first live replica's)."""
+    masters = lab.masters()
+    master = current_master(masters)
+    views = [(r.number, lab.replicas.quorum(r.number)) for r in lab.replicas.replicas if r.running and not r.partitioned]
+    number, view = next(((n, v) for n, v in views if n == master), views[0] if views else (None, None))
+    seen = (f"corosync (replica {number}): members {','.join(map(str, view[1])) or 'none'}, {'quorate' if view[0] else 'NOT quorate'}"
+            if view else "corosync: no replica answers")
+    by_switch = ", ".join(f"{b}={'-' if m is None else m}" for b, m in sorted(masters.items()))
+    return f"master: {'none' if master is None else f'replica {master}'} [{by_switch}]; {seen}"
+
+
+class MasterWatch:
+    """While a scenario runs on a controller cluster, print which replica is master whenever that changes
+    (as OVS reports each switch's controller roles), and keep the changes for --json."""
+
+    def __init__(self, lab: SimLab, out: TextIO, interval: float = 0.1):
+        self.lab, self.out, self.interval = lab, out, interval
+        self.changes: list[dict] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="master-watch", daemon=True)
+
+    def __enter__(self) -> MasterWatch:
+        if self.lab.replicas is not None:
+            self.started = time.monotonic()
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last = None
+        while True:
+            try:
+                masters = self.lab.masters()
+            except Exception:  # noqa: BLE001 - OVSDB going away as the lab stops; the next poll or the exit decides
+                masters = None
+            if masters is not None and masters != last:
+                last = masters
+                at = time.monotonic() - self.started
+                self.changes.append({"t": round(at, 3), "master": current_master(masters), "switches": masters})
+                print(f"  [{at:6.2f} s] {cluster_line(self.lab)}", file=self.out, flush=True)
+            if self.stop.wait(self.interval):
+                return

@@ -11,6 +11,7 @@ EXPECTED = {
     "one-bridge.yaml": {"reachable": [("a1", "a2"), ("b1", "b2")], "warnings": 0},
     "two-nodes.yaml": {"reachable": [("web1", "web2")], "warnings": 0},
     "triangle.yaml": {"reachable": [("h1", "h2"), ("h1", "h3"), ("h2", "h3"), ("x1", "x3")], "warnings": 0},
+    "cluster.yaml": {"reachable": [("h1", "h2"), ("h1", "h3"), ("h2", "h3"), ("x1", "x3")], "warnings": 0},
     "leaf-spine.yaml": {
         "reachable": sorted(
             [(f"web{i}", f"web{j}") for i in range(1, 5) for j in range(i + 1, 5)]

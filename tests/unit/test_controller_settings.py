@@ -130,4 +130,16 @@ def test_ovs_meters_packet_ins_at_the_lab_bridges_packet_in_rate():
     add_bridge(api, LabBridge("br0", "vmbr0", "lab", "sim", 0x1234, "tcp:127.0.0.1:6653", True, packet_in_rate=123))
     controllers = [c for c in api.commands if c[:2] == ("db_create", "Controller")]
     assert controllers == [("db_create", "Controller", {"target": "tcp:127.0.0.1:6653", "controller_rate_limit": 123,
-                                                         "controller_burst_limit": 30})]
+                                                         "controller_burst_limit": 30, "max_backoff": 1000})]
+
+
+def test_a_bridge_of_a_controller_cluster_gets_one_controller_per_replica():
+    from host.ovsdb import LabBridge, add_bridge
+
+    api = RecordingOvsdb()
+    targets = ("ssl:10.213.1.1:6653", "ssl:10.213.1.2:6653", "ssl:10.213.1.3:6653")
+    add_bridge(api, LabBridge("br0", "vmbr0", "lab", "sim", 0x1234, targets, True, packet_in_rate=100))
+    created = [c[2]["target"] for c in api.commands if c[:2] == ("db_create", "Controller")]
+    assert created == list(targets)
+    bridge_sets = [c for c in api.commands if c[0] == "db_set" and c[1] == "Bridge"]
+    assert any(dict(c[3:]).get("controller") is not None and len(dict(c[3:])["controller"]) == 3 for c in bridge_sets)
