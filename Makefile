@@ -12,7 +12,7 @@ DEBS := openvswitch-switch openvswitch-testcontroller python3-openvswitch \
         lxc busybox-static qemu-system-x86 linux-image-amd64 cpio \
         corosync libcpg4 libquorum5 libvotequorum8
 
-.PHONY: setup debs ovs hostids demo test lint bench soak clean notebooks notebooks-html mutation
+.PHONY: setup debs ovs hostids demo test lint bench bench-cluster soak clean notebooks notebooks-html mutation
 
 setup: debs $(VENV)/.installed ovs hostids
 
@@ -64,7 +64,12 @@ bench: setup ovs
 	$(PY) bench/controller_bench.py
 	$(PY) bench/sim_bench.py
 	$(PY) bench/recovery_bench.py
+	$(PY) bench/cluster_failover.py
 	$(PY) bench/pve_import_bench.py --write
+
+# The controller cluster's failover alone (kill and partition of the master): bench/results/cluster_failover.md.
+bench-cluster: setup ovs
+	$(PY) bench/cluster_failover.py
 
 # `sdnlab up`, probe and `sdnlab down` of a mixed lab, 20 times, half of them under CPU load:
 # failures and leftovers go to bench/results/soak.md (about 15 minutes; not part of `make test`).

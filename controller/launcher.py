@@ -120,6 +120,13 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
     tls = Tls.from_dir(tls_dir) if tls_dir else None
     check_listen(host, tls, insecure)
 
+    if cluster:
+        from controller.corosync import CorosyncError, quorum_state
+
+        try:
+            quorum_state()
+        except CorosyncError as exc:
+            raise ControllerError(f"--cluster needs this node's corosync, with a quorum provider: {exc}") from None
     SdnlabApp.topology = topology
     SdnlabApp.cluster_group = cluster_group(topology) if cluster else None
 

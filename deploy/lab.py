@@ -36,6 +36,7 @@ from deploy.endpoint import EndpointDriver
 from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
 from host import netlink, preflight, standin, unbuilt
+from host.cluster import cluster_report
 from host.control import ControllerProcess, process_start, release_channel, running_controller, secure_channel, stop_controller
 from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
@@ -478,6 +479,13 @@ def _remove(api, lab: str, state: State, obj: dict) -> bool:
 
 
 def status(topology: Topology) -> int:
+    if topology.controller.replicas > 1:
+        # A clustered controller runs on a real cluster's nodes (`up` builds one controller): report what this node sees.
+        with ovsdb() as api:
+            lines, healthy = cluster_report(topology, api)
+        for line in lines:
+            say(line)
+        return 0 if healthy else 1
     lab = Lab(topology)
     state = lab.state
     if not state.objects:

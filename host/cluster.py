@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from host.control import ChannelTls, ControllerProcess
 from host.errors import HostError
 from host.loops import outside_event_loop
 from host.netlink import MARK
+from host.ovsdb import controller_roles
+from sdnlab.model import Topology
 
 PORT = 6653
 # Corosync's token: how long a silent member has before the others form a ring without it. Its default (3 s,
@@ -174,9 +177,10 @@ class ReplicaSet:
         self._start_controller(r, timeout)
 
     def stop_replica(self, number: int) -> None:
-        """SIGKILL: the node's controller and its corosync member die at once, as when a node fails."""
+        """SIGKILL, as when a node fails: its corosync member first, so the others learn of it only when its token
+        times out (had its controller died first, its corosync would have told them at once), then its controller."""
         r = self[number]
-        for proc in (r.controller.proc if r.controller else None, r.corosync):
+        for proc in (r.corosync, r.controller.proc if r.controller else None):
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
@@ -352,3 +356,35 @@ def remove_network(tag: str | None) -> list[str]:
                     pass
     return removed
 
+
+def cluster_report(topology: Topology, api, host_name: Callable[[str], str] = str) -> tuple[list[str], bool]:
+    """`sdnlab status` of a clustered controller on this node (a Proxmox node running `sdnlab controller FILE
+    --cluster`): corosync's quorum, the replicas in the lab's process group, and each of the file's OVS bridges
+    on this host with its controllers' roles (`host_name`: a bridge's name on the host, the file's on a real node).
+    (lines, whether all is well: quorate, and every bridge here has a master)."""
+    from controller.corosync import CorosyncError, group_members, quorum_state
+    from controller.launcher import cluster_group
+
+    group = cluster_group(topology)
+    lines, healthy = [], True
+    try:
+        quorate, ring = quorum_state()
+        members = group_members(group)
+        healthy = quorate
+        lines.append(f"controller cluster: corosync {'quorate' if quorate else 'NOT QUORATE'} (ring {ring}); replicas in group {group}: "
+                     f"{', '.join(f'node {m}' for m in members) or 'none'} ({len(members)} of the {topology.controller.replicas} the file asks for)")
+    except CorosyncError as exc:
+        healthy = False
+        lines.append(f"controller cluster: this node's corosync does not answer ({exc})")
+    for name, bridge in sorted(topology.bridges.items()):
+        if not bridge.is_ovs:
+            continue
+        rows = controller_roles(api, host_name(name))
+        if rows is None:
+            lines.append(f"  {name}: not on this host")
+            continue
+        masters = [target for target, role, connected in rows if role == "master" and connected]
+        healthy = healthy and bool(masters)
+        roles = ", ".join(f"{target} {role or 'no role'}{'' if connected else ' (not connected)'}" for target, role, connected in rows)
+        lines.append(f"  {name}: master {masters[0] if masters else 'NONE'}; controllers: {roles or 'none'}")
+    return lines, healthy

@@ -172,3 +172,13 @@ def clear_ssl(api) -> bool:
         return False
     api.db_clear("Open_vSwitch", ".", "ssl").execute(check_error=True)
     return True
+
+
+def controller_roles(api, bridge: str) -> list[tuple[str, str, bool]] | None:
+    """A bridge's controllers as OVS reports them: (target, role, connected) each; None if there is no such bridge.
+    OVS refreshes roles in OVSDB every few seconds, so this is for people (`sdnlab status`), not for timing."""
+    if not api.br_exists(bridge).execute(check_error=True):
+        return None
+    refs = set(api.db_get("Bridge", bridge, "controller").execute(check_error=True) or [])
+    rows = api.db_list("Controller", columns=["_uuid", "target", "role", "is_connected"]).execute(check_error=True)
+    return sorted((row["target"], row["role"] or "", bool(row["is_connected"])) for row in rows if row["_uuid"] in refs)

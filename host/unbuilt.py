@@ -1,7 +1,9 @@
 """What a valid file may ask for that the builders on this host do not build yet.
 
 Format 1.1 added a clustered controller (`controller.replicas`). The check
-handles it, but both builders start one controller. Building such a lab anyway would end in
+and the simulator (host/cluster.py) handle it, but `sdnlab up` starts one
+controller (on a real cluster, each node runs its replica: README, A
+controller cluster). Building such a lab anyway would end in
 probes that disagree with the check for reasons that have nothing to do with
 the lab, so it is refused before anything is created, naming what and why.
 """

@@ -15,6 +15,7 @@ import re
 import socket
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from sdnlab import load
 from sdnlab.scenario import load_scenario
 from sim.lab import SimLab
 from sim.runner import current_master, run_scenario
-from tests.conftest import TOPOLOGIES
+from tests.conftest import REPO, TOPOLOGIES
 from tests.system.leftovers import difference, machine
 from tests.system.rogue import DP, HEADER, _bytes, wait_until
 
@@ -141,6 +142,24 @@ def test_a_partitioned_master_loses_quorum_steps_down_and_its_generation_is_refu
                     assert role_request(conn, ofp.OFPCR_ROLE_SLAVE, new_generation) == (ofp.OFPT_ROLE_REPLY, ofp.OFPCR_ROLE_SLAVE)
             finally:
                 subprocess.run(["ovs-vsctl", "remove", "Bridge", name, "controller", added], check=True)
+
+        # What `sdnlab status` shows on a node, here from inside the new master's namespaces: quorum, the replicas, each
+        # switch's master (OVS writes roles to OVSDB every few seconds, hence the wait).
+        script = ("import json, sys; from sdnlab import load; from host.cluster import cluster_report; from host.ovsdb import ovsdb\n"
+                  "with ovsdb() as api: print(json.dumps(cluster_report(load(sys.argv[1]), api, lambda n: sys.argv[2] + str(int(n[2:]) - 1))))")
+        member = lab.replicas[new]
+
+        def report():
+            out = subprocess.run(["nsenter", "-t", str(member.corosync.pid), "-m", "-n", sys.executable, "-c", script,
+                                  str(TOPOLOGIES / "cluster.yaml"), lab.bridge("br1")[:-1]], capture_output=True, text=True, cwd=REPO)
+            if out.returncode != 0:
+                return None
+            lines, healthy = json.loads(out.stdout)
+            return lines if healthy and all(f"master ssl:{member.address}:" in line for line in lines[1:]) else None
+
+        assert wait_until(report, 15), subprocess.run(["ovs-vsctl", "list", "controller"], capture_output=True, text=True).stdout
+        lines = report()
+        assert "corosync quorate" in lines[0] and f"node {new}" in lines[0] and f"node {old}" not in lines[0]
 
         # Healed, it rejoins; the lowest node id is master again once its switches reach it.
         lab.replicas.heal(old)

@@ -178,7 +178,7 @@ def test_ports_are_bound_by_their_proxmox_names_when_unmarked(topology):
 
 def test_the_builders_refuse_what_they_do_not_build_yet():
     clustered = loads("name: x\nbridges: {br: {type: ovs}}\ncontroller: {replicas: 3}\n")
-    with pytest.raises(HostError, match=r"controller.replicas is 3: a cluster of controllers is not supported by this builder \(sim\) yet"):
-        refuse_replicas(clustered, "sim")
+    with pytest.raises(HostError, match=r"controller.replicas is 3: a cluster of controllers is not supported by this builder \(up\) yet"):
+        refuse_replicas(clustered, "up")
     plain = loads("name: x\nbridges: {br: {type: ovs}}\nendpoints: {h: {type: host, nics: [{bridge: br}]}}\n")
-    refuse_replicas(plain, "sim")
+    refuse_replicas(plain, "up")
