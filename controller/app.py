@@ -90,6 +90,7 @@ class SdnlabApp(app_manager.OSKenApp):
         # Alone, the app acts on every switch (no role requests: OVS's default, "equal").
         self.decision: election.Decision | None = None
         self.roles: dict[str, str] = {}  # bridge -> the role its switch last confirmed to us
+        self.reasserted: dict[str, float] = {}  # bridge -> when we last asked again for a master role it had refused
         self.cluster = None
         if self.cluster_group:
             self._join_cluster()
@@ -148,6 +149,20 @@ class SdnlabApp(app_manager.OSKenApp):
                     # Adopt what the switch holds now (the old master's flows and what it learned), then send the difference.
                     self._request_state(bridge, dp)
 
+    def _refused_as_slave(self, dp) -> None:
+        """The switch refused a change because it takes us for a slave while we decided we are master: two replicas
+        asked for master moments apart while corosync's view settled, and the other's request reached the switch
+        last (OpenFlow 1.3 does not tell a demoted master). Ask again, at most once a second, and adopt what it holds."""
+        with self.lock:
+            bridge = self._session(dp)
+            now = time.monotonic()
+            if bridge is None or self.decision is None or not self.decision.active or now - self.reasserted.get(bridge, -1.0) < 1.0:
+                return
+            self.reasserted[bridge] = now
+            LOG.warning("%s: the switch refused a change from us as a slave; asking for the master role again", bridge)
+            self._request_role(dp)
+            self._request_state(bridge, dp)
+
     def _may_send(self) -> bool:
         """Whether this replica may change switches: alone always; clustered only as master."""
         return self.decision is None or self.decision.active
@@ -168,11 +183,16 @@ class SdnlabApp(app_manager.OSKenApp):
             if self.roles.get(bridge) != role:
                 LOG.info("%s: role %s (generation %d)", bridge, role, msg.generation_id)
             self.roles[bridge] = role
+        if role == "slave" and self.decision is not None and self.decision.active:
+            self._refused_as_slave(msg.datapath)  # demoted since we asked (the once-a-second check found it)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [MAIN_DISPATCHER, CONFIG_DISPATCHER])
     def _error(self, ev) -> None:
         msg = ev.msg
         ofp = msg.datapath.ofproto
+        if msg.type == ofp.OFPET_BAD_REQUEST and msg.code == ofp.OFPBRC_IS_SLAVE:
+            self._refused_as_slave(msg.datapath)
+            return
         if msg.type != ofp.OFPET_ROLE_REQUEST_FAILED:
             return
         with self.lock:
@@ -465,6 +485,10 @@ class SdnlabApp(app_manager.OSKenApp):
                 self._close_silent_sessions(now)
                 for bridge in list(self.ports):
                     self._send_lldp(bridge)
+                if self.decision is not None and self.decision.active:
+                    # OpenFlow 1.3 never tells a master it was demoted: ask each switch which role we have.
+                    for dp in self.datapaths.values():
+                        dp.send_msg(dp.ofproto_parser.OFPRoleRequest(dp, dp.ofproto.OFPCR_ROLE_NOCHANGE, 0))
                 # Only a replica that sends LLDP can miss it: a slave counts no rounds, a new master from 0.
                 rounds = rounds + 1 if self._may_send() else 0
                 # After three rounds every live link has had three chances to show itself.

@@ -377,3 +377,34 @@ def _card(step) -> list[str]:
     """A matching flow as lines: its priority, what it matches, then what it does."""
     lines = [f"priority {step.priority}"] + [f"  {m}" for m in step.match or ("(anything)",)]
     return lines + [f"-> {a}" for a in step.actions or ("drop",)]
+
+
+REPLICA_COLOURS = {"master": "#2f855a", "slave": "#4a5568", "no quorum": "#dd6b20", "stopped": "#e53e3e", "cut off": "#dd6b20"}
+
+
+def cluster_figure(replicas: dict[int, str], masters: dict[str, int | None], title: str | None = None, ax=None):
+    """A controller cluster: its replicas (coloured by state: `REPLICA_COLOURS`' names) above the switches, each
+    switch joined to every replica, its master by a thick green line; a switch with no master is drawn red."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.8 * max(len(replicas), len(masters)) + 1, 3.2))
+    top = {k: (i - (len(replicas) - 1) / 2, 1.0) for i, k in enumerate(sorted(replicas))}
+    bottom = {b: (i - (len(masters) - 1) / 2, 0.0) for i, b in enumerate(sorted(masters))}
+    for bridge, (x, y) in bottom.items():
+        for replica, (rx, ry) in top.items():
+            master = masters[bridge] == replica
+            ax.plot([x, rx], [y, ry], color="#2f855a" if master else "#cbd5e0", lw=3 if master else 1, zorder=1)
+        ax.scatter([x], [y], s=900, marker="s", color="#e2e8f0" if masters[bridge] is not None else "#fed7d7",
+                   edgecolor="#2d3748", zorder=2)
+        ax.text(x, y, bridge, ha="center", va="center", fontsize=9, zorder=3)
+    for replica, (x, y) in top.items():
+        ax.scatter([x], [y], s=1100, color=REPLICA_COLOURS.get(replicas[replica], "#a0aec0"), zorder=2)
+        ax.text(x, y, str(replica), ha="center", va="center", color="white", fontsize=11, weight="bold", zorder=3)
+        ax.text(x, y + 0.2, replicas[replica], ha="center", fontsize=8)
+    ax.set_xlim(-max(len(replicas), len(masters)) / 2 - 0.2, max(len(replicas), len(masters)) / 2 + 0.2)
+    ax.set_ylim(-0.35, 1.4)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -15,7 +15,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 def test_there_is_a_course():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -80,6 +80,7 @@ EXPECTED = {
     "04-real-endpoints": "ct1 -> 10.7.0.4: answers",
     "05-how-fast-is-it": "",
     "06-before-you-press-apply": "the pending change cuts: [('alpha', 'beta'), ('beta', 'delta')]",
+    "07-a-controller-cluster": "after cutting l12, h1 -> h2: answers",
 }
 
 
