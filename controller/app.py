@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from time import perf_counter
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
@@ -32,6 +33,7 @@ from controller.core import Core
 from controller.fields import from_os_ken as match_from_os_ken
 from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, Flow, FlowMod
 from controller.learning import frame_fields
+from controller.metrics import Counts
 from controller.ovsdb import BridgeSettings, OvsdbWatcher, Snapshot, setting_warnings, vlan_disagreements
 from controller.state import Port, SwitchView
 from sdnlab.model import Topology
@@ -81,6 +83,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.probes: dict[str, tuple[object, float]] = {}  # bridge -> (its session, when an echo was sent to it)
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
+        self.counts = Counts()  # for metrics (controller/metrics.py), under self.lock
         self.warned: set[str] = set()
         self.vlan_disagreements: list[str] = []  # ports whose OVSDB tag/trunks/vlan_mode disagree with the file, now (for a status view)
         self.watcher = OvsdbWatcher(self._ovsdb_changed, self.ovsdb_remote, on_settings=self._ovsdb_settings)
@@ -190,6 +193,10 @@ class SdnlabApp(app_manager.OSKenApp):
     def _error(self, ev) -> None:
         msg = ev.msg
         ofp = msg.datapath.ofproto
+        with self.lock:
+            bridge = self._session(msg.datapath)
+            if bridge is not None:
+                self.counts.errors[bridge] += 1
         if msg.type == ofp.OFPET_BAD_REQUEST and msg.code == ofp.OFPBRC_IS_SLAVE:
             self._refused_as_slave(msg.datapath)
             return
@@ -209,20 +216,32 @@ class SdnlabApp(app_manager.OSKenApp):
             self.topology = topology
             self.links = lldp.LinkCheck({link.id: link.between for link in topology.links})
             self.limiter.rate = float(topology.controller.packet_in_rate)
-            mods = self.core.reload(topology)
+            mods = self._reconciled(self.core.reload, topology)
             LOG.info("topology reloaded: %d flow-mods for %d bridges", sum(map(len, mods.values())), len(mods))
             self._send(mods)
             self._check_vlans()
 
+    def _reconciled(self, call, *args) -> dict[str, list[FlowMod]]:
+        """A reconciling call of the core, timed for metrics (trees are computed in there)."""
+        started = perf_counter()
+        mods = call(*args)
+        self.counts.reconcile_seconds += perf_counter() - started
+        self.counts.reconciles += 1
+        return mods
+
     # -- sending -----------------------------------------------------------
-    def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True) -> None:
-        """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread); nothing unless master."""
+    def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True, reconcile: bool = True) -> None:
+        """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread); nothing unless master.
+        `reconcile`: they bring a switch in line with the file and its ports (not learning), for metrics."""
         if not self._may_send():
             return
         for bridge, items in mods.items():
             dp = self.datapaths.get(bridge)
             if dp is None or not items:
                 continue
+            self.counts.flowmsgs[bridge] += len(items)
+            if reconcile:
+                self.counts.reconcile_flowmods[bridge] += len(items)
             buf = b"".join(ofwire.flow_mod(mod, self._xid(dp)) for mod in items)
             if barrier:
                 buf += ofwire.barrier(self._xid(dp))
@@ -258,6 +277,7 @@ class SdnlabApp(app_manager.OSKenApp):
                     live.send_msg(live.ofproto_parser.OFPEchoRequest(live, data=b"sdnlab-liveness"))
                 return
             LOG.info("switch %s (dpid %#x) connected from %s", bridge, dp.id, _peer(dp))
+            self.counts.connections[bridge] += 1
             self.datapaths[bridge] = dp
             self.roles.pop(bridge, None)
             if self.decision is not None and self.decision.role != election.NONE:
@@ -331,7 +351,7 @@ class SdnlabApp(app_manager.OSKenApp):
         view = self._view(bridge)
         self._log_bindings(bridge, view)
         LOG.info("%s: %d of our flows already installed; sending only the difference", bridge, len(state["flows"]))
-        self._send(self.core.connect(view, state["flows"], time.monotonic()))
+        self._send(self._reconciled(self.core.connect, view, state["flows"], time.monotonic()))
         self._send_lldp(bridge)
 
     @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
@@ -344,9 +364,10 @@ class SdnlabApp(app_manager.OSKenApp):
             if bridge is None or self.datapaths.get(bridge) is not dp:
                 return
             LOG.info("switch %s disconnected", bridge)
+            self.counts.disconnections[bridge] += 1
             del self.datapaths[bridge]
             self.ports.pop(bridge, None)
-            self._send(self.core.disconnect(bridge))
+            self._send(self._reconciled(self.core.disconnect, bridge))
 
     # -- ports -------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
@@ -368,7 +389,7 @@ class SdnlabApp(app_manager.OSKenApp):
                 LOG.info("%s: port %d (%s) %s%s", bridge, p.port_no, name, "added, " if new else "", "up" if up else "down")
                 if new:  # OVSDB may have told us its binding before OpenFlow told us the port
                     self._log_bindings(bridge, self._view(bridge), only={p.port_no})
-            self._send(self.core.update_ports(self._view(bridge)))
+            self._send(self._reconciled(self.core.update_ports, self._view(bridge)))
 
     def _ovsdb_changed(self, snap: Snapshot) -> None:
         with self.lock:
@@ -378,7 +399,7 @@ class SdnlabApp(app_manager.OSKenApp):
             for bridge in changed:
                 view = self._view(bridge)
                 self._log_bindings(bridge, view)
-                self._send(self.core.update_ports(view))
+                self._send(self._reconciled(self.core.update_ports, view))
             self._check_vlans()
 
     def _check_vlans(self) -> None:
@@ -434,6 +455,8 @@ class SdnlabApp(app_manager.OSKenApp):
         dp = msg.datapath
         with self.lock:
             bridge = self._session(dp)
+            if bridge is not None:
+                self.counts.packet_ins[bridge] += 1
             if not self._may_send():
                 return  # a replica that is not master learns nothing: it adopts what the switch holds when it becomes master
         if bridge is None:
@@ -446,6 +469,8 @@ class SdnlabApp(app_manager.OSKenApp):
         now = time.monotonic()
         # LLDP too: anybody on a port can send it, and parsing it costs more than learning.
         if not self.limiter.allow(bridge, now):
+            with self.lock:
+                self.counts.rate_limited[bridge] += 1
             return
         if ethertype == ETH_LLDP:
             self._lldp_in(bridge, in_port, msg.data, now)
@@ -459,7 +484,7 @@ class SdnlabApp(app_manager.OSKenApp):
                 LOG.warning("%s: port %d reached its limit of %d learned MACs in VLAN %s; further sources there are flooded, "
                             "not learned, and their packet-ins counted", bridge, in_port, table.limit, vid & 0xFFF if vid else "untagged")
             if mods:
-                self._send({bridge: mods}, barrier=False)
+                self._send({bridge: mods}, barrier=False, reconcile=False)
 
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     def _flow_removed(self, ev) -> None:
@@ -471,7 +496,7 @@ class SdnlabApp(app_manager.OSKenApp):
         # Unchecked, as in from_stats: a removal notice for a flow of no declared table must not stop the handler.
         flow = Flow.make(msg.table_id, msg.priority, match_from_os_ken(msg.match.items()), cookie=msg.cookie, check=False)
         with self.lock:
-            self._send({bridge: self.core.flow_removed(bridge, flow)})
+            self._send({bridge: self.core.flow_removed(bridge, flow)}, reconcile=False)
 
     # -- LLDP --------------------------------------------------------------
     def _tick(self) -> None:

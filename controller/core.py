@@ -27,6 +27,8 @@ class Core:
     installed: dict[str, list[Flow]] = field(default_factory=dict)  # static flows as last sent
     macs: dict[str, MacTable] = field(default_factory=dict)
     trees: dict[Segment, frozenset[int]] | None = None  # None: not computed yet (not the same as no trees)
+    tree_computations: int = 0  # for metrics: every reconciliation computes the trees
+    tree_moves: int = 0  # ... and how many of those changed a tree once there were trees
 
     def bridge_of(self, dpid: int) -> str | None:
         """The topology's OVS bridge with this datapath id."""
@@ -132,6 +134,8 @@ class Core:
         # The first trees a (re)started core computes are not a move: what it
         # adopted from the switches was learned on the same links.
         moved = self.trees is not None and trees_changed
+        self.tree_computations += 1
+        self.tree_moves += moved
         if moved:
             LOG.info("flood trees: %s", {str(s): sorted(self.topology.links[i].id for i in t) for s, t in sorted(trees.items(), key=lambda x: str(x[0]))})
         self.trees = trees

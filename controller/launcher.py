@@ -97,14 +97,16 @@ def cluster_group(topology: Topology) -> str:
     return f"sdnlab-{topology.name}"[:128]
 
 
-def report_port(fd: int, port: int) -> None:
-    """Tell the process that started us which port we hold, on the pipe it gave us, and close it."""
+def report_port(fd: int, port: int, extra: str | None = None) -> None:
+    """Tell the process that started us which port we hold (and, after a space, what else it asked for: the metrics
+    address), on the pipe it gave us, and close it."""
     with os.fdopen(fd, "w") as out:
-        out.write(f"{port}\n")
+        out.write(f"{port}{' ' + extra if extra else ''}\n")
 
 
 def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False,
-        tls_dir: str | Path | None = None, insecure: bool = False, ready_fd: int | None = None, cluster: bool = False) -> int:
+        tls_dir: str | Path | None = None, insecure: bool = False, ready_fd: int | None = None, cluster: bool = False,
+        metrics: str | None = None) -> int:
     """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file.
 
     With `tls_dir`, only switches with a certificate from its CA are served
@@ -112,7 +114,8 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
     unless `insecure`. Port 0 takes any free port; with `ready_fd`, the port
     held is written there once the controller accepts connections. With
     `cluster`, it is one replica of a controller cluster on this node's
-    corosync (controller/election.py)."""
+    corosync (controller/election.py). With `metrics` ([HOST:]PORT), Prometheus
+    metrics are served there (controller/metrics.py)."""
     from controller.app import SdnlabApp
 
     host = host or topology.controller.host
@@ -143,12 +146,32 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
         if app is not None:
             app.reload(changed)
 
+    if metrics is not None:
+        from controller.metrics import parse_address
+
+        try:
+            parse_address(metrics)
+        except ValueError as exc:
+            raise ControllerError(str(exc)) from None
+
+    def serve_metrics(manager) -> str | None:
+        if metrics is None:
+            return None
+        from controller.metrics import serve as serve_metrics_of
+
+        try:
+            bound = serve_metrics_of(manager.applications["SdnlabApp"], metrics)
+        except OSError as exc:
+            raise ControllerError(f"cannot serve metrics on {metrics}: {exc.strerror}") from None
+        LOG.info("metrics on http://%s:%d/metrics", *bound)
+        return f"{bound[0]}:{bound[1]}"
+
     return serve(["controller.app"], host, port, verbose, f"controller for {topology.name}", on_hangup=reload, tls=tls,
-                 warn_plain=True, ready_fd=ready_fd)
+                 warn_plain=True, ready_fd=ready_fd, on_started=serve_metrics)
 
 
 def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken", on_hangup=None,
-          tls: Tls | None = None, warn_plain: bool = False, ready_fd: int | None = None) -> int:
+          tls: Tls | None = None, warn_plain: bool = False, ready_fd: int | None = None, on_started=None) -> int:
     """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM.
     SIGHUP calls `on_hangup(app_manager)` from the main thread. With `tls`,
     OpenFlow over TLS with client certificates required (os-ken's own SSL
@@ -185,8 +208,9 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     manager.load_apps(apps)
     manager.instantiate_apps(**manager.create_contexts())
     LOG.info("%s listening on %s:%d (OpenFlow 1.3%s)", what, host, port, " over TLS, switch certificates required" if tls else "")
+    extra = on_started(manager) if on_started is not None else None  # e.g. the metrics address, reported with the port
     if ready_fd is not None:
-        report_port(ready_fd, port)
+        report_port(ready_fd, port, extra)
     while not stop.wait(0.05):
         if hangup.is_set():
             hangup.clear()

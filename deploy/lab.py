@@ -254,14 +254,15 @@ def _build(lab: Lab, tls: bool) -> None:
         if tls:
             state.add(kind="tls", name=channel_id(topology.name))  # before: down takes back a half-made trust too
             channel = secure_channel(api, channel_id(topology.name), state.directory / "tls")
-    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", tls=channel)
+    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", tls=channel, metrics="127.0.0.1:0")
     pid = controller.spawn()
     state.add(kind="process", pid=pid, started=process_start(pid), what="controller", log=str(controller.log))
     controller.wait()
     state.objects[-1]["port"] = controller.port  # the port it reported holding: known only now
+    state.objects[-1]["metrics"] = controller.metrics_address
     state.save()
     say(f"controller listening on 127.0.0.1:{controller.port} ({'TLS, switch and controller certificates checked' if tls else 'plain TCP: NO TLS'}; "
-        f"log: {controller.log})")
+        f"log: {controller.log}); metrics: http://{controller.metrics_address}/metrics")
 
     with ovsdb() as api:
         for name, bridge in sorted(topology.bridges.items()):
@@ -496,7 +497,8 @@ def status(topology: Topology) -> int:
         kind, name = obj["kind"], obj.get("name", "")
         if kind == "process":
             alive = running_controller(obj["pid"], state.topology, obj.get("started"))
-            say(f"  controller pid {obj['pid']} on port {obj['port']}: {'running' if alive else 'NOT RUNNING'}")
+            metrics = f", metrics http://{obj['metrics']}/metrics" if obj.get("metrics") else ""
+            say(f"  controller pid {obj['pid']} on port {obj['port']}{metrics}: {'running' if alive else 'NOT RUNNING'}")
         elif kind == "endpoint":
             drv = driver(obj["type"])
             say(f"  {drv.noun} {name}: {'running' if drv.alive(obj) else 'NOT RUNNING'}")

@@ -252,7 +252,7 @@ class ReplicaSet:
         if r.controller is None:
             # Absolute: nsenter -m starts it in the root directory of the member's mount namespace.
             r.controller = ReplicaController(r, self.topology_file.resolve(), r.directory / "controller.log", PORT,
-                                             env=self.env, tls=self.tls)
+                                             env=self.env, tls=self.tls, metrics=f"{r.address}:0")
         r.controller.start(timeout)
 
     # -- who is master ---------------------------------------------------------------------

@@ -108,7 +108,14 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20, tls: 
 
 
 def read_port(fd: int, proc: subprocess.Popen, timeout: float = 20) -> tuple[int | None, str | None]:
-    """The port the controller `proc` reports on the pipe `fd` once it listens: (port, None), or (None, why not)."""
+    """The port the controller `proc` reports on the pipe `fd` once it listens: (port, None), or (None, why not).
+    (What follows the port on its line, the metrics address, is `read_report`'s.)"""
+    report, why = read_report(fd, proc, timeout)
+    return (report[0], None) if report else (None, why)
+
+
+def read_report(fd: int, proc: subprocess.Popen, timeout: float = 20) -> tuple[tuple[int, str | None] | None, str | None]:
+    """((port, metrics address or None), None) as the controller reports them once it listens, or (None, why not)."""
     deadline = time.monotonic() + timeout
     data = b""
     while b"\n" not in data:
@@ -125,10 +132,10 @@ def read_port(fd: int, proc: subprocess.Popen, timeout: float = 20) -> tuple[int
                 return None, "the controller closed its report pipe without a port"
             return None, f"the controller exited at start (status {proc.returncode})"
         data += chunk
-    line = data.split(b"\n", 1)[0]
+    line, _, extra = data.split(b"\n", 1)[0].partition(b" ")
     if not line.isdigit() or not 0 < int(line) < 65536:
         return None, f"the controller reported {line[:40]!r}, not a port"
-    return int(line), None
+    return (int(line), extra.decode(errors="replace") or None), None
 
 
 class ControllerProcess:
@@ -140,7 +147,9 @@ class ControllerProcess:
     host = "127.0.0.1"  # where it listens, and where the bridges reach it
 
     def __init__(self, topology_file: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 tls: ChannelTls | None = None):
+                 tls: ChannelTls | None = None, metrics: str | None = None):
+        self.metrics = metrics  # [HOST:]PORT to serve Prometheus metrics on; once it runs, `metrics_address` is where it does
+        self.metrics_address: str | None = None
         self.file = Path(topology_file)
         self.log = Path(log)
         self.port = port or 0
@@ -152,8 +161,9 @@ class ControllerProcess:
     def command(self, report_fd: int) -> list[str]:
         """The command line that starts it, reporting its port on `report_fd`."""
         tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
+        metrics = ["--metrics", self.metrics] if self.metrics else []
         return [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--host", self.host, "--port", str(self.port),
-                "--ready-fd", str(report_fd), *tls]
+                "--ready-fd", str(report_fd), *tls, *metrics]
 
     @property
     def pid(self) -> int | None:
@@ -193,10 +203,13 @@ class ControllerProcess:
     def wait(self, timeout: float = 20) -> None:
         """Until it listens; HostError (naming the log) if it exits or does not listen in time."""
         try:
-            port, why = read_port(self._report, self.proc, timeout)
+            report, why = read_report(self._report, self.proc, timeout)
         finally:
             os.close(self._report)
             self._report = None
+        port, self.metrics_address = report or (None, None)
+        if self.metrics_address and self.metrics and self.metrics.endswith(":0"):
+            self.metrics = self.metrics_address  # a restart serves them where they were
         if why is None and self.port and port != self.port:
             why = f"the controller reported port {port}, not the {self.port} it was asked for"
         if why is None and self.tls:

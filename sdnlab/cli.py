@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument("--ready-fd", type=int, metavar="FD",
                      help="when listening, write the port held to this inherited file descriptor and close it (for the process that started it)")
     ctl.add_argument("--insecure", action="store_true", help="allow plain TCP on an address other than loopback (anyone reaching it can act as a switch)")
+    ctl.add_argument("--metrics", metavar="[HOST:]PORT",
+                     help="serve Prometheus metrics there (Faucet's names where the meaning is the same; host default 127.0.0.1, port 0: any)")
     ctl.add_argument("--cluster", action="store_true",
                      help="run as one replica of a controller cluster on this node's corosync: the replicas elect one master per "
                           "quorate membership, and only it programs the switches (README, Controller cluster)")
@@ -290,7 +292,8 @@ def _controller(args: argparse.Namespace) -> int:
 
     topology = load(args.file)
     try:
-        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure, args.ready_fd, args.cluster)
+        return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure, args.ready_fd, args.cluster,
+                   args.metrics)
     except ControllerError as exc:
         print(f"sdnlab controller: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -76,7 +76,7 @@ class SimLab:
         clustered = topology.controller.replicas > 1 if cluster is None else cluster
         self.controller: ControllerProcess | ReplicaSet = (
             ReplicaSet(self.tag, self.directory, self.file, topology.controller.replicas, env=env)
-            if clustered else ControllerProcess(self.file, self.directory / "controller.log", controller_port, env=env))
+            if clustered else ControllerProcess(self.file, self.directory / "controller.log", controller_port, env=env, metrics="127.0.0.1:0"))
         self.hosts: dict[str, object] = {}
         self.datapath = preflight.datapath()
         self.down_links: set[str] = set()
@@ -91,6 +91,11 @@ class SimLab:
     @property
     def replicas(self) -> ReplicaSet | None:
         return self.controller if isinstance(self.controller, ReplicaSet) else None
+
+    def metrics_addresses(self) -> list[str]:
+        """Where the controller (each running replica) serves its Prometheus metrics, HOST:PORT."""
+        processes = [r.controller for r in self.replicas.replicas if r.running] if self.replicas else [self.controller]
+        return [p.metrics_address for p in processes if p is not None and p.metrics_address]
 
     def masters(self) -> dict[str, int | None]:
         """Each OVS bridge's master replica (by file name), as its switch last confirmed it; {} without a cluster."""

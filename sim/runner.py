@@ -133,6 +133,7 @@ def run_topology(path: Path, topology: Topology, as_json: bool, plot_to: Path | 
     started = time.monotonic()
     with SimLab(topology, path, tls=tls) as lab:
         print(f"  up in {time.monotonic() - started:.1f} s on the {lab.datapath} datapath; flows installed as the core computes them", file=out)
+        print(f"  metrics: {', '.join(f'http://{a}/metrics' for a in lab.metrics_addresses())}", file=out)
         if lab.replicas is not None:
             print(f"  {cluster_line(lab)}", file=out)
         comparison = compare(lab, topology, probeable_pairs(topology), progress)
@@ -257,7 +258,7 @@ def run_scenario(scenario: Scenario, as_json: bool, plot_to: Path | None, tls: b
         work = Path(tmp) / Path(topology.source).name
         work.write_text(Path(topology.source).read_text())
         with SimLab(topology, work, tls=tls, cluster=cluster) as lab:
-            print(f"  lab up on the {lab.datapath} datapath", file=out)
+            print(f"  lab up on the {lab.datapath} datapath; metrics: {', '.join(f'http://{a}/metrics' for a in lab.metrics_addresses())}", file=out)
             target = SimTarget(lab, work, topology, out, progress)
             with MasterWatch(lab, out) as watch:
                 state = play(scenario, target)
