@@ -54,6 +54,9 @@ def secure_channel(api, lab_id: str, directory: Path) -> ChannelTls:
     switch key (OVS has one SSL configuration: one that is not sdnlab's is never replaced)."""
     host = pki.host_tls()
     lab = pki.make_lab_tls(directory, lab_id)
+    # The lab's CA goes into the bundle before OVS is (re)pointed at it: OVS must never load a bundle that
+    # lacks it, or its first handshakes with this lab's controller fail until it reads the file again.
+    pki.add_lab_ca(lab)
     try:
         if set_ssl(api, str(host.switch_key), str(host.switch_cert), str(host.bundle)):
             # ovs-vswitchd keeps a key it once loaded until the key file looks newer than it (seen with
@@ -61,8 +64,8 @@ def secure_channel(api, lab_id: str, directory: Path) -> ChannelTls:
             for path in (host.switch_cert, host.switch_key):
                 os.utime(path)
     except ForeignSsl as exc:
+        pki.remove_lab_ca(lab_id)
         raise HostError(f"{exc}; build the lab without TLS (--no-tls) or remove that configuration (ovs-vsctl del-ssl)") from None
-    pki.add_lab_ca(lab)
     return ChannelTls(lab, host)
 
 
