@@ -159,3 +159,28 @@ def serve(app, address: str) -> tuple[str, int]:
     registry.register(AppCollector(app))
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return host, server.server_port
+
+
+def switch_facts(exposition: str) -> dict[str, dict]:
+    """Per switch (dp_name), the facts `sdnlab status --json` gives from a scrape of these metrics: connected,
+    packet-ins, flow messages sent, MACs learned per VLAN."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    facts: dict[str, dict] = {}
+
+    def of(sample) -> dict:
+        return facts.setdefault(sample.labels["dp_name"], {"connected": False, "packet_ins": 0, "flowmsgs_sent": 0, "macs": {}})
+
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if "dp_name" not in sample.labels or sample.name.endswith("_created"):
+                continue
+            if family.name == "dp_status":
+                of(sample)["connected"] = sample.value == 1
+            elif family.name == "of_packet_ins":
+                of(sample)["packet_ins"] = int(sample.value)
+            elif family.name == "of_flowmsgs_sent":
+                of(sample)["flowmsgs_sent"] = int(sample.value)
+            elif family.name == "vlan_hosts_learned":
+                of(sample)["macs"][sample.labels["vlan"]] = int(sample.value)
+    return facts

@@ -25,11 +25,13 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from controller.metrics import switch_facts
 from controller.state import Binding, PortPlan
 from deploy.drivers import driver
 from deploy.endpoint import EndpointDriver
@@ -479,39 +481,70 @@ def _remove(api, lab: str, state: State, obj: dict) -> bool:
     return True
 
 
-def status(topology: Topology) -> int:
+def status(topology: Topology, as_json: bool = False) -> int:
+    """What of a lab is running and whether its flows enforce the check; with `as_json`, the same as one JSON object."""
+    facts = status_facts(topology)
+    if as_json:
+        print(json.dumps(facts, indent=2))
+    elif "cluster" in facts:
+        for line in facts["cluster"]:
+            say(line)
+    elif not facts["up"]:
+        say(f"lab {topology.name} is not up")
+    else:
+        say(f"lab {topology.name} ({facts['topology']})")
+        ctl = facts["controller"]
+        if ctl is not None:
+            metrics = f", metrics http://{ctl['metrics']}/metrics" if ctl["metrics"] else ""
+            say(f"  controller pid {ctl['pid']} on port {ctl['port']}{metrics}: {'running' if ctl['running'] else 'NOT RUNNING'}")
+        for name, (noun, alive) in facts["recorded_endpoints"].items():
+            say(f"  {noun} {name}: {'running' if alive else 'NOT RUNNING'}")
+        for name in facts["bridges"]:
+            say(f"  OVS bridge {name}")
+        disagree = facts["disagree"]
+        say(f"  the installed flows let {facts['reachable']} of {facts['pairs']} endpoint pairs reach each other; "
+            + ("the check agrees" if not disagree else f"the check DISAGREES on {', '.join('-'.join(p) for p in disagree)}"))
+        for warning in facts["warnings"]:
+            say(f"  {warning}")
+    return 0 if facts["ok"] else 1
+
+
+def status_facts(topology: Topology) -> dict:
+    """`status` as data (the JSON of `status --json`)."""
     if topology.controller.replicas > 1:
         # A clustered controller runs on a real cluster's nodes (`up` builds one controller): report what this node sees.
         with ovsdb() as api:
             lines, healthy = cluster_report(topology, api)
-        for line in lines:
-            say(line)
-        return 0 if healthy else 1
+        return {"lab": topology.name, "cluster": lines, "ok": healthy}
     lab = Lab(topology)
     state = lab.state
     if not state.objects:
-        say(f"lab {topology.name} is not up")
-        return 1
-    say(f"lab {topology.name} ({state.topology})")
+        return {"lab": topology.name, "up": False, "ok": False}
+    controller, endpoints, bridges = None, {}, []
     for obj in state.objects:
         kind, name = obj["kind"], obj.get("name", "")
         if kind == "process":
-            alive = running_controller(obj["pid"], state.topology, obj.get("started"))
-            metrics = f", metrics http://{obj['metrics']}/metrics" if obj.get("metrics") else ""
-            say(f"  controller pid {obj['pid']} on port {obj['port']}{metrics}: {'running' if alive else 'NOT RUNNING'}")
+            controller = {"pid": obj["pid"], "port": obj["port"], "metrics": obj.get("metrics"),
+                          "running": running_controller(obj["pid"], state.topology, obj.get("started"))}
         elif kind == "endpoint":
             drv = driver(obj["type"])
-            say(f"  {drv.noun} {name}: {'running' if drv.alive(obj) else 'NOT RUNNING'}")
+            endpoints[name] = (drv.noun, drv.alive(obj))
         elif kind == "ovs-bridge":
-            say(f"  OVS bridge {name}")
+            bridges.append(name)
+    switches = {}
+    if controller and controller["running"] and controller["metrics"]:
+        try:
+            with urllib.request.urlopen(f"http://{controller['metrics']}/metrics", timeout=5) as answer:
+                switches = switch_facts(answer.read().decode())
+        except OSError:
+            switches = {}
     enforced = enforced_reachability(topology)
     analysis = analyse(topology)
-    disagree = [p for p, r in enforced.items() if r != analysis.is_reachable(*p)]
-    say(f"  the installed flows let {sum(enforced.values())} of {len(enforced)} endpoint pairs reach each other; "
-        + ("the check agrees" if not disagree else f"the check DISAGREES on {', '.join('-'.join(p) for p in disagree)}"))
-    for warning in vlan_warnings(topology):
-        say(f"  {warning}")
-    return 0 if not disagree else 1
+    disagree = [list(p) for p, r in enforced.items() if r != analysis.is_reachable(*p)]
+    return {"lab": topology.name, "up": True, "topology": state.topology, "controller": controller,
+            "endpoints": endpoint_states(topology, state), "recorded_endpoints": endpoints, "bridges": bridges, "switches": switches,
+            "reachable": sum(enforced.values()), "pairs": len(enforced), "agree": not disagree, "disagree": disagree,
+            "warnings": vlan_warnings(topology), "ok": not disagree}
 
 
 def endpoint_states(topology: Topology, state: State | None = None) -> dict[str, str]:

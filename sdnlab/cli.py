@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     upp.set_defaults(run=_up)
     st = sub.add_parser("status", help="what of a lab is running, and the reachability its flows enforce")
     st.add_argument("file", type=Path)
+    st.add_argument("--json", action="store_true", help="the same facts as one JSON object, with each switch's from the controller's metrics")
     st.set_defaults(run=_status)
     ex = sub.add_parser("exec", help="run a command inside an endpoint of a lab that is up")
     ex.add_argument("file", type=Path)
@@ -261,7 +262,7 @@ def _up(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from deploy.lab import status
 
-    return status(load(args.file))
+    return status(load(args.file), args.json)
 
 
 def _exec(args: argparse.Namespace) -> int:

@@ -144,6 +144,12 @@ def test_status_exec_and_down_say_what_is_wrong(tools, tmp_path):
         again = sdnlab("up", str(lab))
         assert again.returncode == 1 and "already up" in again.stderr
         assert sdnlab("exec", str(lab), "n1", "--", "ping", "-c", "1", "-W", "1", "10.9.0.2").returncode == 0
+        # The same facts for scripts, each switch's from the controller's metrics (which saw the ping's packet-ins).
+        facts = json.loads(sdnlab("status", str(lab), "--json").stdout)
+        assert facts["up"] and facts["agree"] and facts["controller"]["running"] and facts["endpoints"] == {"n1": "running", "n2": "running"}
+        assert facts["controller"]["metrics"].startswith("127.0.0.1:")
+        assert all(switch["connected"] for switch in facts["switches"].values()) and facts["switches"], facts
+        assert sum(switch["packet_ins"] for switch in facts["switches"].values()) > 0
         # A port's OVSDB VLAN retagged by hand: status names it; the file still wins.
         port = subprocess.run(["ovs-vsctl", "--bare", "--columns=name", "find", "Interface", "external_ids:sdnlab-nic=n1.0"],
                               capture_output=True, text=True, check=True).stdout.strip()
