@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyroute2 import IPRoute, NetNS, netns
+from pyroute2 import IPRoute, NetlinkError, NetNS, netns
 
 from host.control import ChannelTls, ControllerProcess
 from host.errors import HostError
@@ -352,8 +352,9 @@ def remove_network(tag: str | None) -> list[str]:
                 try:
                     ip.link("del", index=link["index"])
                     removed.append(name)
-                except Exception:  # noqa: BLE001 - a veth goes with its peer's namespace: already gone
-                    pass
+                except NetlinkError as exc:
+                    if exc.code != 19:  # ENODEV: a veth went with its peer's namespace meanwhile
+                        raise
     return removed
 
 
