@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -50,11 +51,10 @@ def bridge_names(bridges: dict[str, list[str]], nodes: dict[str, str]) -> dict[t
     order = sorted(bridges)
     for k, node in enumerate(order, 1):
         for j, bridge in enumerate(sorted(bridges[node]), 1):
-            for name in (f"{nodes[node]}-{_clean(bridge)}", f"n{k}-{_clean(bridge)}", f"n{k}-b{j}"):
-                if OBJECT_NAME.match(name) and name not in used:
-                    break
-            else:  # pragma: no cover - n<k>-b<j> is short and unique by construction
-                raise AssertionError(f"no name for bridge {bridge} of node {node}")
+            # n<k>-b<j> can be taken too: by node n<k>'s own bridge b<j> under its real name. Then a number follows.
+            tries = itertools.chain((f"{nodes[node]}-{_clean(bridge)}", f"n{k}-{_clean(bridge)}", f"n{k}-b{j}"),
+                                    (f"n{k}-b{j}-{i}" for i in itertools.count(2)))
+            name = next(n for n in tries if OBJECT_NAME.match(n) and n not in used)
             used.add(name)
             out[(node, bridge)] = name
     return out
