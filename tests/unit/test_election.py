@@ -37,6 +37,7 @@ def test_without_quorum_or_outside_the_group_a_replica_names_no_master_and_sends
 
 def test_the_generation_is_the_ring_and_never_goes_down():
     assert decide(view(1, (1, 2), ring=12)).generation == 12
+    assert decide(view(1, (1,), ring=0)).generation == 0  # nothing used before: the ring alone
     assert decide(view(1, (1, 2), ring=12), last_generation=20).generation == 20
     assert decide(view(1, (1,), quorate=False, ring=4), last_generation=20).generation == 20
     assert decide(view(1, (1, 2), ring=24), last_generation=20).generation == 24
