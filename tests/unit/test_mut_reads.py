@@ -79,3 +79,28 @@ def test_the_core_counts_every_tree_computation_and_each_move():
     core.update_ports(cut)  # nothing new: computed again, not moved
     core.update_ports(view)
     assert (core.tree_computations, core.tree_moves) == (6, 2)
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(TopologyError) as info:
+        loads(text, "t.yaml")
+    return [p.message for p in info.value.problems]
+
+
+def test_a_link_to_unknown_bridges_is_not_also_called_a_loop():
+    base = "name: t\nbridges: {br: {type: ovs}}\n"
+    assert problems(base + "links: [{between: [nope, nope]}]\n") == ["unknown bridge 'nope'", "unknown bridge 'nope'"]
+    assert problems(base + "links: [{between: [br, br]}]\n") == ["a link joins two different bridges, not br to itself"]
+
+
+def test_a_nic_with_a_bad_port_security_is_left_out_so_it_clashes_with_nothing():
+    text = ("name: t\nbridges: {br: {type: ovs}}\nendpoints:\n"
+            "  a: {type: host, nics: [{bridge: br, ip: 10.0.0.1/24, port_security: maybe}]}\n"
+            "  b: {type: host, nics: [{bridge: br, ip: 10.0.0.1/24}]}\n")
+    found = problems(text)
+    assert len(found) == 1 and "port_security" in found[0], found
+
+
+def test_a_link_from_a_linux_bridge_to_itself_is_one_problem_whatever_it_carries():
+    text = "name: t\nvlans: {10: {}}\nbridges: {lb: {type: linux}}\nlinks: [{between: [lb, lb], trunks: [10]}]\n"
+    assert problems(text) == ["a link joins two different bridges, not lb to itself"]
