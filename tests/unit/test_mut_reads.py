@@ -104,3 +104,21 @@ def test_a_nic_with_a_bad_port_security_is_left_out_so_it_clashes_with_nothing()
 def test_a_link_from_a_linux_bridge_to_itself_is_one_problem_whatever_it_carries():
     text = "name: t\nvlans: {10: {}}\nbridges: {lb: {type: linux}}\nlinks: [{between: [lb, lb], trunks: [10]}]\n"
     assert problems(text) == ["a link joins two different bridges, not lb to itself"]
+
+
+def test_a_vlan_set_iterates_its_ids_in_order():
+    from sdnlab.pve.vlans import VlanSet
+
+    assert list(VlanSet.ids([10, 1, 2, 3, 4094])) == [1, 2, 3, 10, 4094]
+    assert list(VlanSet.ids([])) == []
+
+
+def test_a_scenario_needs_the_cluster_machinery_only_for_replica_steps(tmp_path):
+    from sdnlab.scenario import load_scenario
+    from sdnlab.steps import needs_cluster
+
+    (tmp_path / "t.yaml").write_text("name: t\nbridges: {br: {type: ovs}}\ncontroller: {replicas: 3}\n")
+    (tmp_path / "kill.yaml").write_text("topology: t.yaml\nsteps: [{stop_controller: master}, {wait: 1}]\n")
+    (tmp_path / "restart.yaml").write_text("topology: t.yaml\nsteps: [{restart: controller}, {wait: 1}]\n")
+    assert needs_cluster(load_scenario(tmp_path / "kill.yaml").steps)
+    assert not needs_cluster(load_scenario(tmp_path / "restart.yaml").steps)
