@@ -38,6 +38,14 @@ class WireMap:
                 return outer
         return segment if segment != UNTAGGED and segment in self.identity else None
 
+    def describe(self) -> str:
+        parts = []
+        for inner, outer in self.special:
+            parts.append(f"{inner}" if inner == outer else f"{inner} as {outer} on the wire")
+        if self.identity:
+            parts.append(f"VLANs {self.identity.text(',')}")
+        return ", ".join(parts) or "nothing"
+
 
 @dataclass(frozen=True)
 class Port:
