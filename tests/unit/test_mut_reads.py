@@ -111,6 +111,7 @@ def test_a_vlan_set_iterates_its_ids_in_order():
 
     assert list(VlanSet.ids([10, 1, 2, 3, 4094])) == [1, 2, 3, 10, 4094]
     assert list(VlanSet.ids([])) == []
+    assert (str(VlanSet.ids([10, 1, 2, 3, 4094])), str(VlanSet.ids([]))) == ("1-3, 10, 4094", "none")  # as messages print them
 
 
 def test_a_scenario_needs_the_cluster_machinery_only_for_replica_steps(tmp_path):
