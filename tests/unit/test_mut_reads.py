@@ -111,7 +111,6 @@ def test_a_vlan_set_iterates_its_ids_in_order():
 
     assert list(VlanSet.ids([10, 1, 2, 3, 4094])) == [1, 2, 3, 10, 4094]
     assert list(VlanSet.ids([])) == []
-    assert (str(VlanSet.ids([10, 1, 2, 3, 4094])), str(VlanSet.ids([]))) == ("1-3, 10, 4094", "none")  # as messages print them
 
 
 def test_a_scenario_needs_the_cluster_machinery_only_for_replica_steps(tmp_path):
@@ -123,3 +122,9 @@ def test_a_scenario_needs_the_cluster_machinery_only_for_replica_steps(tmp_path)
     (tmp_path / "restart.yaml").write_text("topology: t.yaml\nsteps: [{restart: controller}, {wait: 1}]\n")
     assert needs_cluster(load_scenario(tmp_path / "kill.yaml").steps)
     assert not needs_cluster(load_scenario(tmp_path / "restart.yaml").steps)
+
+
+def test_a_vlan_set_prints_as_messages_show_it():
+    from sdnlab.pve.vlans import VlanSet
+
+    assert (str(VlanSet.ids([10, 1, 2, 3, 4094])), str(VlanSet.ids([]))) == ("1-3, 10, 4094", "none")
