@@ -164,6 +164,10 @@ class ReplicaSet:
         for r in self.replicas:
             r.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             (r.directory / "corosync.conf").write_text(conf)
+        self._start_all(timeout)
+
+    def _start_all(self, timeout: float) -> None:
+        """Every member first, so the controllers find a ring to join; then every controller."""
         for r in self.replicas:
             self._start_corosync(r)
         for r in self.replicas:
@@ -206,10 +210,7 @@ class ReplicaSet:
     def restart(self, timeout: float = 20) -> None:
         """Every replica stopped, then started again (`restart: controller`)."""
         self.stop()
-        for r in self.replicas:
-            self._start_corosync(r)
-        for r in self.replicas:
-            self._start_controller(r, timeout)
+        self._start_all(timeout)
 
     def stop(self) -> None:
         for r in self.replicas:

@@ -287,9 +287,10 @@ def current_master(masters: dict[str, int | None]) -> int | None:
     return counted.most_common(1)[0][0] if counted else None
 
 
-def cluster_line(lab: SimLab) -> str:
-    """Members, quorum and each switch's master, in one line (the corosync view is the master's, else the first live replica's)."""
-    masters = lab.masters()
+def cluster_line(lab: SimLab, masters: dict[str, int | None] | None = None) -> str:
+    """Members, quorum and each switch's master (`masters`, read now when not given), in one line (the corosync
+    view is the master's, else the first live replica's)."""
+    masters = lab.masters() if masters is None else masters
     master = current_master(masters)
     views = [(r.number, lab.replicas.quorum(r.number)) for r in lab.replicas.replicas if r.running and not r.partitioned]
     number, view = next(((n, v) for n, v in views if n == master), views[0] if views else (None, None))
@@ -331,6 +332,6 @@ class MasterWatch:
                 last = masters
                 at = time.monotonic() - self.started
                 self.changes.append({"t": round(at, 3), "master": current_master(masters), "switches": masters})
-                print(f"  [{at:6.2f} s] {cluster_line(self.lab)}", file=self.out, flush=True)
+                print(f"  [{at:6.2f} s] {cluster_line(self.lab, masters)}", file=self.out, flush=True)
             if self.stop.wait(self.interval):
                 return
