@@ -72,16 +72,24 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_on(sock: socket.socket) -> None:
-    """Make os-ken's OpenFlow listener accept on `sock` instead of binding a socket of its own.
+def _serve_on(sock: socket.socket, fast_channel: bool = False) -> None:
+    """Make os-ken's OpenFlow listener accept on `sock` instead of binding a socket of its own, and with
+    `fast_channel` serve each connection with controller/channel.py instead of os-ken's own Datapath.
 
     os-ken has no option for an inherited socket; its OpenFlowController builds a
-    `hub.StreamServer`, which calls `hub.listen`: our subclass hands it `sock`."""
+    `hub.StreamServer`, which calls `hub.listen`: our subclass hands it `sock`. The
+    connection handler it is given (os-ken's datapath_connection_factory) is swapped
+    here too, so TLS still wraps each socket before the handler gets it."""
     from os_ken.controller import controller as ofp_controller
     from os_ken.lib import hub
 
+    if fast_channel:
+        from controller.channel import connection_factory
+
     class BoundStreamServer(hub.StreamServer):
         def __init__(self, listen_info, handle=None, backlog=None, spawn="default", **ssl_args):
+            if fast_channel:  # os-ken's controller builds no other StreamServer than its OpenFlow listener
+                handle = connection_factory
             original = hub.listen
             hub.listen = lambda *_args, **_kwargs: sock
             try:
@@ -106,7 +114,7 @@ def report_port(fd: int, port: int, extra: str | None = None) -> None:
 
 def run(topology: Topology, host: str | None = None, port: int | None = None, verbose: bool = False,
         tls_dir: str | Path | None = None, insecure: bool = False, ready_fd: int | None = None, cluster: bool = False,
-        metrics: str | None = None) -> int:
+        metrics: str | None = None, stock_channel: bool = False) -> int:
     """Serve OpenFlow for `topology` until SIGINT/SIGTERM; SIGHUP reloads its file.
 
     With `tls_dir`, only switches with a certificate from its CA are served
@@ -115,7 +123,8 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
     held is written there once the controller accepts connections. With
     `cluster`, it is one replica of a controller cluster on this node's
     corosync (controller/election.py). With `metrics` ([HOST:]PORT), Prometheus
-    metrics are served there (controller/metrics.py)."""
+    metrics are served there (controller/metrics.py). Switches are served on the
+    fast channel (controller/channel.py) unless `stock_channel`: os-ken's own."""
     from controller.app import SdnlabApp
 
     host = host or topology.controller.host
@@ -167,15 +176,18 @@ def run(topology: Topology, host: str | None = None, port: int | None = None, ve
         return f"{bound[0]}:{bound[1]}"
 
     return serve(["controller.app"], host, port, verbose, f"controller for {topology.name}", on_hangup=reload, tls=tls,
-                 warn_plain=True, ready_fd=ready_fd, on_started=serve_metrics)
+                 warn_plain=True, ready_fd=ready_fd, on_started=serve_metrics, fast_channel=not stock_channel)
 
 
 def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: str = "os-ken", on_hangup=None,
-          tls: Tls | None = None, warn_plain: bool = False, ready_fd: int | None = None, on_started=None) -> int:
+          tls: Tls | None = None, warn_plain: bool = False, ready_fd: int | None = None, on_started=None,
+          fast_channel: bool = False) -> int:
     """Run os-ken apps (module names) listening on host:port until SIGINT/SIGTERM.
     SIGHUP calls `on_hangup(app_manager)` from the main thread. With `tls`,
     OpenFlow over TLS with client certificates required (os-ken's own SSL
-    listener); `warn_plain` says loudly when there is none."""
+    listener); `warn_plain` says loudly when there is none. With `fast_channel`,
+    switches are served by controller/channel.py; without, by os-ken's own
+    Datapath (the textbook switch's baseline)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("os_ken", "ovsdb", "ovs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -187,7 +199,7 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     signal.signal(signal.SIGHUP, lambda *_: hangup.set())
     sock = listen_socket(host, port)
     port = sock.getsockname()[1]
-    _serve_on(sock)
+    _serve_on(sock, fast_channel)
 
     from os_ken import cfg
     from os_ken.base import app_manager  # importing it registers the ofp-* options
@@ -207,7 +219,8 @@ def serve(apps: list[str], host: str, port: int, verbose: bool = False, what: st
     manager = app_manager.AppManager.get_instance()
     manager.load_apps(apps)
     manager.instantiate_apps(**manager.create_contexts())
-    LOG.info("%s listening on %s:%d (OpenFlow 1.3%s)", what, host, port, " over TLS, switch certificates required" if tls else "")
+    LOG.info("%s listening on %s:%d (OpenFlow 1.3%s, %s channel)", what, host, port, " over TLS, switch certificates required" if tls else "",
+             "sdnlab's fast" if fast_channel else "os-ken's stock")
     extra = on_started(manager) if on_started is not None else None  # e.g. the metrics address, reported with the port
     if ready_fd is not None:
         report_port(ready_fd, port, extra)
