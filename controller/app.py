@@ -1,9 +1,13 @@
 """The os-ken application: unpacks OpenFlow and OVSDB events, asks the core,
 sends what it returns. It decides nothing itself.
 
-os-ken runs this app's handlers in one event thread; the OVSDB watcher, the
-LLDP timer and corosync's dispatcher call in from their own threads, so every
-use of the core holds `self.lock`.
+The handlers of OpenFlow messages are marked `@direct`: on sdnlab's channel
+(controller/channel.py) each runs in its switch's receiving thread, several
+switches at once; on os-ken's stock channel, in the app's event thread. The
+OVSDB watcher, the LLDP timer and corosync's dispatcher call in from their own
+threads too, so every use of the core, and of anything the app keeps, holds
+`self.lock`. Marking all of them keeps a switch's messages handled in the order
+it sent them (a multipart reply never overtakes the features reply before it).
 
 Clustered (`--cluster`), the app is one replica of several that every switch
 connects to: controller/election.py decides from corosync's membership which
@@ -29,17 +33,20 @@ from os_ken.ofproto import ofproto_v1_3
 from controller import election, lldp, ofwire
 from controller.actions import Action
 from controller.actions import from_os_ken as action_from_os_ken
+from controller.channel import direct
 from controller.core import Core
 from controller.fields import from_os_ken as match_from_os_ken
 from controller.flows import COOKIE_BASE, COOKIE_MASK, ETH_LLDP, Flow, FlowMod
 from controller.learning import frame_fields
 from controller.metrics import Counts
 from controller.ovsdb import BridgeSettings, OvsdbWatcher, Snapshot, setting_warnings, vlan_disagreements
-from controller.state import Port, SwitchView
-from sdnlab.model import Topology
+from controller.state import Port, SwitchView, port_names
+from sdnlab.model import Link, Topology
+from sdnlab.underlay import crossing, tunnel_name
 
 LOG = logging.getLogger("sdnlab.controller")
 LLDP_INTERVAL = 1.0
+LINK_SILENT_AFTER = 3.5  # seconds without LLDP across a tunnel (a link between nodes) before it counts as down
 
 
 class TokenBucket:
@@ -73,6 +80,7 @@ class SdnlabApp(app_manager.OSKenApp):
         super().__init__(*args, **kwargs)
         assert self.topology is not None, "the launcher sets SdnlabApp.topology"
         self.core = Core(self.topology)
+        self.names = port_names(self.topology)  # ports bound by name where OVSDB has no mark (state.resolve binds the same)
         self.lock = threading.RLock()
         self.datapaths: dict[str, object] = {}
         self.ports: dict[str, dict[int, tuple[str, bool]]] = {}
@@ -80,6 +88,10 @@ class SdnlabApp(app_manager.OSKenApp):
         self.bindings: Snapshot = {}
         self.limiter = TokenBucket(self.topology.controller.packet_in_rate)
         self.links = lldp.LinkCheck({link.id: link.between for link in self.topology.links})
+        # Links between nodes are tunnels, whose ports stay up when the underlay is cut: LLDP's silence takes them down.
+        self.connected_at: dict[str, float] = {}  # bridge -> when it connected
+        self.lldp_since: float | None = None  # since when this controller sends LLDP (promoted, started, reloaded)
+        self.silent: dict[str, dict[int, str]] = {}  # bridge -> its tunnel ports taken down for silence -> their link
         self.probes: dict[str, tuple[object, float]] = {}  # bridge -> (its session, when an echo was sent to it)
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
@@ -176,6 +188,7 @@ class SdnlabApp(app_manager.OSKenApp):
         dp.send_msg(dp.ofproto_parser.OFPRoleRequest(dp, role, self.decision.generation))
 
     @set_ev_cls(ofp_event.EventOFPRoleReply, MAIN_DISPATCHER)
+    @direct
     def _role_reply(self, ev) -> None:
         msg = ev.msg
         with self.lock:
@@ -190,6 +203,7 @@ class SdnlabApp(app_manager.OSKenApp):
             self._refused_as_slave(msg.datapath)  # demoted since we asked (the once-a-second check found it)
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [MAIN_DISPATCHER, CONFIG_DISPATCHER])
+    @direct
     def _error(self, ev) -> None:
         msg = ev.msg
         ofp = msg.datapath.ofproto
@@ -215,6 +229,8 @@ class SdnlabApp(app_manager.OSKenApp):
         with self.lock:
             self.topology = topology
             self.links = lldp.LinkCheck({link.id: link.between for link in topology.links})
+            self.names = port_names(topology)
+            self.lldp_since = None if self.lldp_since is None else time.monotonic()  # links of the new file are heard anew
             self.limiter.rate = float(topology.controller.packet_in_rate)
             mods = self._reconciled(self.core.reload, topology)
             LOG.info("topology reloaded: %d flow-mods for %d bridges", sum(map(len, mods.values())), len(mods))
@@ -231,7 +247,7 @@ class SdnlabApp(app_manager.OSKenApp):
 
     # -- sending -----------------------------------------------------------
     def _send(self, mods: dict[str, list[FlowMod]], barrier: bool = True, reconcile: bool = True) -> None:
-        """Send each bridge's flow-mods as one buffer (one hand-off to os-ken's send thread); nothing unless master.
+        """Send each bridge's flow-mods as one buffer (one write, or one hand-off to os-ken's send thread); nothing unless master.
         `reconcile`: they bring a switch in line with the file and its ports (not learning), for metrics."""
         if not self._may_send():
             return
@@ -255,6 +271,7 @@ class SdnlabApp(app_manager.OSKenApp):
 
     # -- switches ----------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    @direct
     def _features(self, ev) -> None:
         dp = ev.msg.datapath
         bridge = self.core.bridge_of(dp.id)
@@ -298,6 +315,7 @@ class SdnlabApp(app_manager.OSKenApp):
             dp.send_msg(request)
 
     @set_ev_cls(ofp_event.EventOFPEchoReply, [MAIN_DISPATCHER, CONFIG_DISPATCHER])
+    @direct
     def _echo_reply(self, ev) -> None:
         with self.lock:
             bridge = self._session(ev.msg.datapath)
@@ -321,11 +339,13 @@ class SdnlabApp(app_manager.OSKenApp):
         return bridge if bridge is not None and self.datapaths.get(bridge) is dp else None
 
     @set_ev_cls(ofp_event.EventOFPPortDescStatsReply, MAIN_DISPATCHER)
+    @direct
     def _port_desc(self, ev) -> None:
         ofp = ev.msg.datapath.ofproto
         self._collect(ev, "ports", [(p.port_no, (_port_name(p), _is_up(ev.msg.datapath, p))) for p in ev.msg.body if p.port_no <= ofp.OFPP_MAX])
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    @direct
     def _flow_stats(self, ev) -> None:
         self._collect(ev, "flows", [from_stats(s) for s in ev.msg.body])
 
@@ -348,6 +368,7 @@ class SdnlabApp(app_manager.OSKenApp):
             return
         del self.connecting[bridge]
         self.ports[bridge] = dict(state["ports"])
+        self.connected_at[bridge] = time.monotonic()
         view = self._view(bridge)
         self._log_bindings(bridge, view)
         LOG.info("%s: %d of our flows already installed; sending only the difference", bridge, len(state["flows"]))
@@ -367,10 +388,13 @@ class SdnlabApp(app_manager.OSKenApp):
             self.counts.disconnections[bridge] += 1
             del self.datapaths[bridge]
             self.ports.pop(bridge, None)
+            self.connected_at.pop(bridge, None)
+            self.silent.pop(bridge, None)
             self._send(self._reconciled(self.core.disconnect, bridge))
 
     # -- ports -------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    @direct
     def _port_status(self, ev) -> None:
         msg, dp = ev.msg, ev.msg.datapath
         with self.lock:
@@ -429,9 +453,11 @@ class SdnlabApp(app_manager.OSKenApp):
     def _view(self, bridge: str) -> SwitchView:
         bound = self.bindings.get(self._dpid(bridge), {})
         ports = {}
+        silent = self.silent.get(bridge, {})
         for number, (name, up) in self.ports.get(bridge, {}).items():
             seen = bound.get(number)
-            ports[number] = Port(number, name, up, seen.binding if seen is not None and seen.name == name else None)
+            binding = seen.binding if seen is not None and seen.name == name else None
+            ports[number] = Port(number, name, up and number not in silent, binding or self.names.get(name))
         return SwitchView(bridge, self._dpid(bridge), ports)
 
     def _log_bindings(self, bridge: str, view: SwitchView, only: set[int] | None = None) -> None:
@@ -450,6 +476,7 @@ class SdnlabApp(app_manager.OSKenApp):
 
     # -- packets -----------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    @direct
     def _packet_in(self, ev) -> None:
         msg = ev.msg
         dp = msg.datapath
@@ -468,9 +495,13 @@ class SdnlabApp(app_manager.OSKenApp):
         src, ethertype, vid = frame
         now = time.monotonic()
         # LLDP too: anybody on a port can send it, and parsing it costs more than learning.
-        if not self.limiter.allow(bridge, now):
-            with self.lock:
+        with self.lock:  # the bucket is shared by every switch's receiving thread
+            # LLDP on a link's port has a bucket of its own: a flood from a NIC must not silence a tunnel (and take it down).
+            key = f"{bridge}/{in_port}" if ethertype == ETH_LLDP and self._is_link_port(bridge, in_port) else bridge
+            allowed = self.limiter.allow(key, now)
+            if not allowed:
                 self.counts.rate_limited[bridge] += 1
+        if not allowed:
             return
         if ethertype == ETH_LLDP:
             self._lldp_in(bridge, in_port, msg.data, now)
@@ -487,6 +518,7 @@ class SdnlabApp(app_manager.OSKenApp):
                 self._send({bridge: mods}, barrier=False, reconcile=False)
 
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    @direct
     def _flow_removed(self, ev) -> None:
         msg = ev.msg
         with self.lock:
@@ -510,6 +542,7 @@ class SdnlabApp(app_manager.OSKenApp):
                 self._close_silent_sessions(now)
                 for bridge in list(self.ports):
                     self._send_lldp(bridge)
+                self._check_tunnels(now)
                 if self.decision is not None and self.decision.active:
                     # OpenFlow 1.3 never tells a master it was demoted: ask each switch which role we have.
                     for dp in self.datapaths.values():
@@ -550,10 +583,48 @@ class SdnlabApp(app_manager.OSKenApp):
         if dp is None or resolved is None or not self._may_send():
             return
         parser, ofp = dp.ofproto_parser, dp.ofproto
-        for port in resolved.links:
+        for port in sorted(set(resolved.links) | set(self.silent.get(bridge, {}))):  # a silent tunnel is asked whether it is back
             data = lldp.build(dp.id, port)
             actions = [parser.OFPActionOutput(port)]
             dp.send_msg(parser.OFPPacketOut(dp, ofp.OFP_NO_BUFFER, ofp.OFPP_CONTROLLER, actions, data))
+
+    def _check_tunnels(self, now: float) -> None:
+        """Take a tunnel's link down while LLDP has not crossed it for LINK_SILENT_AFTER, and back up once it has."""
+        if not self._may_send():
+            self.lldp_since = None
+            return
+        self.lldp_since = self.lldp_since or now
+        watched = {}
+        for link in self._tunnels():
+            if all(b in self.connected_at for b in link.between):
+                watched[link.id] = max(self.lldp_since, *(self.connected_at[b] for b in link.between))
+        silent = self.links.silent(watched, now, LINK_SILENT_AFTER)
+        changed = set()
+        for bridge, resolved in self.core.resolved.items():
+            for number, link in resolved.links.items():
+                if link.id in silent:
+                    self.silent.setdefault(bridge, {})[number] = link.id
+                    changed.add(bridge)
+                    LOG.warning("%s: link %s (port %d) silent for %.1f s: down until LLDP crosses it again", bridge, link.id, number,
+                                LINK_SILENT_AFTER)
+        for bridge, ports in self.silent.items():
+            for number, link_id in list(ports.items()):
+                if link_id not in silent:
+                    del ports[number]
+                    changed.add(bridge)
+                    LOG.info("%s: link %s (port %d) heard again: up", bridge, link_id, number)
+        for bridge in sorted(changed):
+            self._send(self._reconciled(self.core.update_ports, self._view(bridge)))
+
+    def _tunnels(self) -> list[Link]:
+        """The links that are VXLAN tunnels here: between nodes, with a port of the tunnel's name (sdnlab/underlay.py);
+        a link between nodes built on one host is a veth or patch port, whose state OVS reports."""
+        names = {name for ports in self.ports.values() for name, _ in ports.values()}
+        return [link for link in self.topology.links if crossing(self.topology, link) and tunnel_name(link) in names]
+
+    def _is_link_port(self, bridge: str, number: int) -> bool:
+        resolved = self.core.resolved.get(bridge)
+        return number in self.silent.get(bridge, {}) or (resolved is not None and number in resolved.links)
 
     def _lldp_in(self, bridge: str, in_port: int, data: bytes, now: float) -> None:
         seen = lldp.parse(data)

@@ -66,6 +66,7 @@ class LinkCheck:
 
     declared: dict[str, tuple[str, str]]  # link id -> its two bridges
     confirmed: set[str] = field(default_factory=set)
+    heard: dict[str, float] = field(default_factory=dict)  # link id -> when LLDP last crossed it
     reported: dict[End, float] = field(default_factory=dict)  # receiving port -> when it was last reported, oldest first
     interval: float = REPORT_INTERVAL
     memory: int = REPORT_MEMORY
@@ -80,6 +81,7 @@ class LinkCheck:
             and set(self.declared.get(here_binding.id, ())) == {here[0], there[0]}
         ):
             link = here_binding.id
+            self.heard[link] = now
             if link in self.confirmed:
                 return None
             self.confirmed.add(link)
@@ -98,6 +100,12 @@ class LinkCheck:
             f"link seen but not declared: {there[0]} port {there[1]} ({_name(there_binding)}) <-> "
             f"{here[0]} port {here[1]} ({_name(here_binding)})"
         )
+
+    def silent(self, watched: dict[str, float], now: float, after: float) -> set[str]:
+        """The links of `watched` (link id -> since when LLDP could cross it: both ends connected, and we send it)
+        that LLDP has not crossed for `after` seconds, that long after they could. A tunnel's port stays up when
+        the network under it is cut: only its silence tells."""
+        return {link for link, since in watched.items() if now - max(since, self.heard.get(link, since)) > after}
 
     def missing(self) -> list[str]:
         """Declared links LLDP has not confirmed (yet)."""

@@ -20,6 +20,10 @@ device name.
 
 from __future__ import annotations
 
+import zlib
+
+from sdnlab.model import Topology
+
 PROXMOX_PREFIX = {"kvm": "tap", "lxc": "veth"}  # the guest's own device: tap<vmid>i<n>, veth<vmid>i<n>
 OVS_FIREWALL = "fwln{vmid}o{n}"  # the internal port Proxmox adds to an OVS bridge for a NIC with firewall=1
 
@@ -33,3 +37,28 @@ def ovs_port_names(endpoint_type: str, vmid: int, index: int) -> tuple[str, ...]
     if prefix is None:
         return ()
     return f"{prefix}{vmid}i{index}", OVS_FIREWALL.format(vmid=vmid, n=index)
+
+
+def base_number(lab: str) -> int:
+    """The first of a lab's own endpoint numbers (for endpoints without a `vmid`)."""
+    return 100 + zlib.crc32(lab.encode()) % 900 * 10  # 100..9090: ids fit veth<id>i<n> in 15 bytes
+
+
+def endpoint_ids(topology: Topology, base: int | None = None) -> dict[str, int]:
+    """Each endpoint's number in the host-side names `sdnlab up` gives its NICs: its `vmid`, as Proxmox names
+    them (tap<vmid>i<n>, veth<vmid>i<n>), or else the next number from the lab's base that no vmid takes."""
+    taken = {e.vmid for e in topology.endpoints.values() if e.vmid is not None}
+    ids, number = {}, base_number(topology.name) if base is None else base
+    for name in sorted(topology.endpoints):
+        vmid = topology.endpoints[name].vmid
+        if vmid is None:
+            while number in taken:
+                number += 1
+            vmid, number = number, number + 1
+        ids[name] = vmid
+    return ids
+
+
+def up_port_name(endpoint_type: str, endpoint_id: int, index: int) -> str:
+    """The host-side name `sdnlab up` gives NIC `index` of an endpoint: Proxmox's, for every kind."""
+    return f"{PROXMOX_PREFIX.get(endpoint_type, 'veth')}{endpoint_id}i{index}"

@@ -8,16 +8,20 @@ the same keys. A port without them is bound by its name when it is the name
 Proxmox gives a NIC of an endpoint with a `vmid` (format 1.1): `tap<vmid>i<n>`
 for a kvm guest, `veth<vmid>i<n>` for an lxc container, or `fwln<vmid>o<n>`
 for either when the NIC has Proxmox's firewall on (pvenames.py), so a
-controller on a Proxmox node needs no marks on the ports Proxmox makes. Any
-other port carries nothing.
+controller on a Proxmox node needs no marks on the ports Proxmox makes.
+Likewise the names `sdnlab up` gives: `veth<id>i<n>`/`tap<id>i<n>` for any
+endpoint (its id from pvenames.endpoint_ids) and `vx<vni>` for a link's VXLAN
+tunnel (sdnlab/underlay.py): a controller serving bridges on other hosts
+cannot read their OVSDB marks. Any other port carries nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller.pvenames import ovs_port_names
+from controller.pvenames import endpoint_ids, ovs_port_names, up_port_name
 from sdnlab.model import Link, Nic, Topology
+from sdnlab.underlay import crossing, tunnel_name
 
 NIC_KEY = "sdnlab-nic"
 LINK_KEY = "sdnlab-link"
@@ -77,10 +81,20 @@ def proxmox_names(topology: Topology) -> dict[str, Binding]:
     return out
 
 
+def port_names(topology: Topology) -> dict[str, Binding]:
+    """Port name -> binding, for ports without a mark: Proxmox's names, the names `sdnlab up` gives every NIC,
+    and the tunnels of links between nodes."""
+    ids = endpoint_ids(topology)
+    out = {up_port_name(e.type, ids[e.name], nic.index): Binding("nic", nic.id) for e in topology.endpoints.values() for nic in e.nics}
+    out.update({tunnel_name(link): Binding("link", link.id) for link in topology.links if crossing(topology, link)})
+    out.update(proxmox_names(topology))
+    return out
+
+
 def resolve(topology: Topology, view: SwitchView) -> Resolved:
     nics_by_id = {nic.id: nic for nic in topology.nics()}
     links_by_id = {link.id: link for link in topology.links}
-    by_name = proxmox_names(topology)
+    by_name = port_names(topology)
     nics, links, ignored = {}, {}, {}
     for number, port in sorted(view.ports.items()):
         b = port.binding or by_name.get(port.name)  # a mark in OVSDB wins over the name

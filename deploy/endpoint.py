@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 class EndpointDriver:
     kind: ClassVar[str]  # the file's endpoint `type`
     noun: ClassVar[str]  # what a person calls one: "container", "guest", "namespace"
-    nic_prefix: ClassVar[str] = "veth"  # host-side NIC names, as Proxmox names them: veth<id>i<n>, tap<id>i<n>
     booting: ClassVar[bool] = False  # whether `start` returns before the endpoint is up (see `ready`)
     # Whether the endpoint's own kernel makes a trunk NIC's VLAN interfaces (a guest's does); if not
     # (containers and namespaces share this host's kernel, which has no 802.1Q module), `up` puts a small

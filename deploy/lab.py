@@ -18,20 +18,22 @@ ports, the controller and verification are the host's (host/).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from controller.metrics import switch_facts
+from controller.pvenames import base_number, endpoint_ids, up_port_name
 from controller.state import Binding, PortPlan
 from deploy.drivers import driver
 from deploy.endpoint import EndpointDriver
@@ -39,13 +41,22 @@ from deploy.lxc import ContainerError
 from deploy.qemu import GuestError
 from host import netlink, preflight, standin, unbuilt
 from host.cluster import cluster_report
-from host.control import ControllerProcess, process_start, release_channel, running_controller, secure_channel, stop_controller
-from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, del_bridge, lab_bridges, ovsdb
+from host.control import (
+    ControllerProcess,
+    process_start,
+    release_channel,
+    running_controller,
+    secure_channel,
+    stop_controller,
+    trust_switches,
+)
+from host.ovsdb import LabBridge, LabPort, add_bridge, add_port, bridge_owner, clear_ssl, del_bridge, lab_bridges, ovsdb
 from host.preflight import HostError
 from host.signals import interrupts_raise
 from host.verify import dump_all, flow_reachability, normal_settings, probeable_pairs, shared_target, vlan_warnings
+from sdnlab import underlay
 from sdnlab.check import analyse
-from sdnlab.model import Endpoint, Topology
+from sdnlab.model import Endpoint, Link, Topology
 
 STATE_ROOT = Path("/var/lib/sdnlab/labs")
 LAB_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")  # the format's rule for a topology name
@@ -56,23 +67,10 @@ class DeployError(HostError):
     """`up` cannot go on; the message says why. What it created has been removed."""
 
 
-def base_number(lab: str) -> int:
-    return 100 + zlib.crc32(lab.encode()) % 900 * 10  # 100..9090: ids fit veth<id>i<n> in 15 bytes
-
-
-def endpoint_ids(topology: Topology, base: int) -> dict[str, int]:
-    """Each endpoint's number in its host-side names: its `vmid`, as Proxmox names them (tap<vmid>i<n>,
-    veth<vmid>i<n>), or else the next number from `base` that no endpoint's vmid takes."""
-    taken = {e.vmid for e in topology.endpoints.values() if e.vmid is not None}
-    ids, number = {}, base
-    for name in sorted(topology.endpoints):
-        vmid = topology.endpoints[name].vmid
-        if vmid is None:
-            while number in taken:
-                number += 1
-            vmid, number = number, number + 1
-        ids[name] = vmid
-    return ids
+def state_key(lab: str, node: str = "") -> str:
+    """The directory of a lab's state under the labs folder; a node built on its own (`up --node`) has its own,
+    so that the nodes of one lab rehearsed on one machine never share one."""
+    return f"{lab}@{node}" if node else lab
 
 
 @dataclass
@@ -80,14 +78,15 @@ class State:
     lab: str
     topology: str = ""
     objects: list[dict] = field(default_factory=list)
+    node: str = ""  # `up --node`: only this node's part of the lab
 
     @property
     def path(self) -> Path:
-        return STATE_ROOT / self.lab / "state.json"
+        return self.directory / "state.json"
 
     @property
     def directory(self) -> Path:
-        return STATE_ROOT / self.lab
+        return STATE_ROOT / state_key(self.lab, self.node)
 
     def add(self, **obj) -> None:
         """Record an object the moment it exists (written through, for crash recovery)."""
@@ -100,22 +99,25 @@ class State:
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(json.dumps({"lab": self.lab, "topology": self.topology, "objects": self.objects}, indent=1))
+            out.write(json.dumps({"lab": self.lab, "node": self.node, "topology": self.topology, "objects": self.objects}, indent=1))
         tmp.replace(self.path)
 
     @staticmethod
-    def load(lab: str) -> State:
-        """The state of lab `lab` (a topology name, so a plain file name): its directory is the one under the
-        labs folder named after it, whatever the file says; a file that names another lab is refused."""
-        if not LAB_NAME.fullmatch(lab):
-            raise DeployError(f"{lab!r} is not a lab name")
-        path = STATE_ROOT / lab / "state.json"
+    def load(lab: str, node: str = "") -> State:
+        """The state of lab `lab` (a topology name, so a plain file name), or of its node `node`: its directory is
+        the one under the labs folder named after them, whatever the file says; a file that names another lab
+        (or node) is refused."""
+        for name in (lab, node) if node else (lab,):
+            if not LAB_NAME.fullmatch(name):
+                raise DeployError(f"{name!r} is not a lab or node name")
+        path = State(lab, node=node).path
         if not path.exists():
-            return State(lab)
+            return State(lab, node=node)
         doc = json.loads(path.read_text())
-        if doc.get("lab") != lab:
-            raise DeployError(f"{path} names lab {doc.get('lab')!r}, not {lab!r}: not touching anything it lists")
-        return State(lab, doc.get("topology", ""), doc.get("objects", []))
+        if doc.get("lab") != lab or doc.get("node", "") != node:
+            raise DeployError(f"{path} names lab {doc.get('lab')!r} (node {doc.get('node') or '-'}), not {lab!r} (node {node or '-'}): "
+                              "not touching anything it lists")
+        return State(lab, doc.get("topology", ""), doc.get("objects", []), node)
 
 
 class Names:
@@ -127,7 +129,7 @@ class Names:
         self.lab = topology.name
 
     def nic(self, endpoint: Endpoint, index: int) -> str:
-        return f"{driver(endpoint.type).nic_prefix}{self.ids[endpoint.name]}i{index}"
+        return up_port_name(endpoint.type, self.ids[endpoint.name], index)
 
     def peer(self, endpoint: Endpoint, index: int) -> str:
         return f"vp{self.ids[endpoint.name]}i{index}"
@@ -150,13 +152,35 @@ class Names:
         return f"sdl{self.base}t{k}{side}{j}"
 
 
-class Lab:
-    """A deployed lab: its topology, the names of its objects on the host and its state file."""
+@dataclass(frozen=True)
+class Part:
+    """What of the file `up` builds on this host: all of it, or one node's part (`up --node`), whose links to
+    other nodes' bridges are tunnels."""
 
-    def __init__(self, topology: Topology, state: State | None = None):
+    bridges: list[str]
+    endpoints: list[str]
+    links: list[Link]
+    tunnels: list[underlay.Tunnel]
+
+
+def part_of(topology: Topology, node: str = "", rehearsed: bool = False) -> Part:
+    """`rehearsed`: the nodes are a rehearsal's emulated hosts, whose addresses are generated when the file has none."""
+    if not node:
+        return Part(sorted(topology.bridges), sorted(topology.endpoints), list(topology.links), [])
+    bridges, endpoints, links = underlay.node_parts(topology, node)
+    return Part(bridges, endpoints, links, underlay.tunnels(topology, node, underlay.addresses(topology, generate=rehearsed)))
+
+
+class Lab:
+    """A deployed lab (or one node's part of it): its topology, the names of its objects on the host and its state file."""
+
+    def __init__(self, topology: Topology, state: State | None = None, node: str = "", rehearsed: bool = False):
         self.topology = topology
-        self.state = state if state is not None else State.load(topology.name)
+        self.state = state if state is not None else State.load(topology.name, node)
         self.names = Names(topology)
+        self.part = part_of(topology, self.state.node, rehearsed)
+        # Tunnels add 50 bytes: everything of a node's part gets the underlay's MTU less that, as Proxmox's VXLAN zone.
+        self.mtu = underlay.lab_mtu(topology) if self.part.tunnels else None
 
     @property
     def directory(self) -> Path:
@@ -182,6 +206,14 @@ class Lab:
         ports = standin.tagging_ports(self.topology, nic)[1:]
         return [(self.names.tagging_port(k, j, "i"), name, address if j == 2 else None) for j, (name, _) in enumerate(ports, start=2)]
 
+    def fit(self, *interfaces: str) -> None:
+        """Give interfaces the lab's MTU, when its tunnels ask for one (those that do not exist are skipped:
+        a tap's other side is the guest's, which learns the MTU from its virtio NIC)."""
+        if self.mtu:
+            for name in interfaces:
+                if netlink.exists(name):
+                    netlink.set_mtu(name, self.mtu)
+
     def run(self, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
         """Run a shell command inside an endpoint of a lab that is up."""
         return self.driver(endpoint).run(self, endpoint, command, timeout)
@@ -191,18 +223,22 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def check_host(topology: Topology, state: State) -> None:
+def check_host(lab: Lab) -> None:
     """Refuse, before creating anything, what cannot be built here."""
+    topology, state = lab.topology, lab.state
     unbuilt.refuse_replicas(topology, "up")
     preflight.require_root("sdnlab up", "it creates bridges, containers and guests")
     if state.objects:
-        raise DeployError(f"lab {topology.name} is already up (or half up); run `sdnlab down {topology.source}` first")
-    for kind in sorted({e.type for e in topology.endpoints.values()}):
+        node = f" --node {state.node}" if state.node else ""
+        what = f"node {state.node} of lab {topology.name}" if state.node else f"lab {topology.name}"
+        raise DeployError(f"{what} is already up (or half up); run `sdnlab down {topology.source}{node}` first")
+    for kind in sorted({topology.endpoints[e].type for e in lab.part.endpoints}):
         missing = [t for t in driver(kind).needs() if shutil.which(t) is None]
         if missing:
             raise DeployError(f"{kind} endpoints need {', '.join(missing)}: install them (make setup does)")
     with ovsdb() as api:
-        for name, bridge in topology.bridges.items():
+        for name in lab.part.bridges:
+            bridge = topology.bridges[name]
             owner = bridge_owner(api, name) if on_ovs(bridge) else None
             if owner is not None and owner != topology.name:
                 raise DeployError(f"an OVS bridge called {name} already exists and is not this lab's; it is left alone")
@@ -215,27 +251,80 @@ def channel_id(lab: str) -> str:
     return f"{BUILDER}-{lab}"
 
 
-def up(topology: Topology, path: Path, tls: bool = True) -> int:
-    """Build the lab; its OpenFlow channel is TLS with both ends authenticated unless `tls` is False."""
-    state = State.load(topology.name)
-    check_host(topology, state)
+def up(topology: Topology, path: Path, tls: bool = True, node: str = "", controller: str | None = None, rehearsed: bool = False) -> int:
+    """Build the lab, or with `node` that node's part of it; the OpenFlow channel is TLS with both ends authenticated
+    unless `tls` is False. `controller` ("HOST:PORT"): a node's bridges go to that controller, none is started here.
+    `rehearsed`: this host is a rehearsal's emulated node (deploy/rehearsal.py)."""
+    try:
+        lab = Lab(topology, node=node, rehearsed=rehearsed)
+    except underlay.UnderlayError as exc:
+        raise DeployError(str(exc)) from None
+    state = lab.state
+    check_host(lab)
+    if node and not tls:
+        raise DeployError("a lab built across hosts needs TLS: anyone reaching the controller over the network could act as a switch")
+    where = _controller_place(lab, controller)
     state.topology = str(Path(path).resolve())
     started = time.monotonic()
+    what = f"node {node} of lab {topology.name}" if node else f"lab {topology.name}"
 
     try:
         with interrupts_raise():  # SIGTERM rolls back like Ctrl-C
-            _build(Lab(topology, state), tls)
+            _build(lab, tls, where)
     except BaseException as exc:
         say(f"sdnlab up failed: {exc}" if not isinstance(exc, KeyboardInterrupt) else "sdnlab up interrupted")
         say("rolling back what it created ...")
-        down(topology.name, quiet=True)
+        down(topology.name, quiet=True, node=node)
         say("rolled back; nothing it created is left")
         if isinstance(exc, (HostError, ContainerError, GuestError)):
             raise DeployError(str(exc)) from None
         raise
-    say(f"lab {topology.name} is up in {time.monotonic() - started:.1f} s")
-    summary(Lab(topology, state))
+    say(f"{what} is up in {time.monotonic() - started:.1f} s")
+    summary(Lab(topology, state, rehearsed=rehearsed))
     return 0
+
+
+@dataclass(frozen=True)
+class ControllerPlace:
+    """Where a lab's bridges find their controller, and whether `up` runs it here."""
+
+    here: bool
+    host: str
+    port: int  # 0: any free one (a lab on one host)
+
+    def target(self, tls: bool, port: int | None = None) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'ssl' if tls else 'tcp'}:{host}:{port or self.port}"
+
+
+def _controller_place(lab: Lab, controller: str | None) -> ControllerPlace:
+    """A lab on one host runs its controller on loopback. A node's part goes to `controller` when given; else the
+    node whose host holds the file's `controller.host` runs it there, on `controller.port`, and the others point
+    at it."""
+    topology = lab.topology
+    if not lab.state.node:
+        return ControllerPlace(True, "127.0.0.1", 0)
+    if controller:
+        host, _, port = controller.rpartition(":")
+        return ControllerPlace(False, host.strip("[]"), int(port))
+    host, port = topology.controller.host, topology.controller.port
+    if ipaddress.ip_address(host).is_loopback:
+        if len(topology.nodes) > 1:
+            raise DeployError(f"{topology.source}: controller.host is {host}, which the other nodes cannot reach: set it to the address "
+                              "of the host that runs the controller (every node's bridges connect to it over TLS)")
+        return ControllerPlace(True, host, port)
+    return ControllerPlace(_is_local(host), host, port)
+
+
+def _is_local(address: str) -> bool:
+    """Whether this host holds `address` (binding to it succeeds only then)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family) as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 def on_ovs(bridge) -> bool:
@@ -243,38 +332,55 @@ def on_ovs(bridge) -> bool:
     return bridge.is_ovs or standin.stood_in(bridge)
 
 
-def _build(lab: Lab, tls: bool) -> None:
-    topology, state, names = lab.topology, lab.state, lab.names
-    plan = PortPlan(topology)
-    datapath = preflight.datapath()
-    if not datapath.kernel:
-        say("no openvswitch kernel module: OVS bridges use the userspace datapath")
-    if standin.note(topology):
-        say(standin.note(topology))
+def _start_controller(lab: Lab, tls: bool, where: ControllerPlace) -> str:
+    """Run the lab's controller here, or only trust the one elsewhere; the target the bridges get."""
+    topology, state = lab.topology, lab.state
     with ovsdb() as api:
         channel = None
-        if tls:
+        if tls and where.here:
             state.add(kind="tls", name=channel_id(topology.name))  # before: down takes back a half-made trust too
             channel = secure_channel(api, channel_id(topology.name), state.directory / "tls")
-    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", tls=channel, metrics="127.0.0.1:0")
+        elif tls:
+            # The controller runs on another host: this host's switches present the switch certificate and trust
+            # the CAs of the bundle, which holds the lab's once its controller is up (one PKI for the cluster).
+            state.add(kind="switch-ssl")
+            trust_switches(api)
+            say(f"bridges go to the controller at {where.target(tls)} (TLS)")
+            return where.target(tls)
+    controller = ControllerProcess(Path(state.topology), state.directory / "controller.log", port=where.port, tls=channel,
+                                   metrics="127.0.0.1:0", host=where.host)
     pid = controller.spawn()
     state.add(kind="process", pid=pid, started=process_start(pid), what="controller", log=str(controller.log))
     controller.wait()
     state.objects[-1]["port"] = controller.port  # the port it reported holding: known only now
     state.objects[-1]["metrics"] = controller.metrics_address
     state.save()
-    say(f"controller listening on 127.0.0.1:{controller.port} ({'TLS, switch and controller certificates checked' if tls else 'plain TCP: NO TLS'}; "
+    say(f"controller listening on {where.host}:{controller.port} ({'TLS, switch and controller certificates checked' if tls else 'plain TCP: NO TLS'}; "
         f"log: {controller.log}); metrics: http://{controller.metrics_address}/metrics")
+    return controller.target
+
+
+def _build(lab: Lab, tls: bool, where: ControllerPlace) -> None:
+    topology, state, names, part = lab.topology, lab.state, lab.names, lab.part
+    plan = PortPlan(topology)
+    datapath = preflight.datapath()
+    if not datapath.kernel:
+        say("no openvswitch kernel module: OVS bridges use the userspace datapath")
+    if standin.note(topology):
+        say(standin.note(topology))
+    target = _start_controller(lab, tls, where)
 
     with ovsdb() as api:
-        for name, bridge in sorted(topology.bridges.items()):
+        for name in part.bridges:
+            bridge = topology.bridges[name]
             if on_ovs(bridge):
                 state.add(kind="ovs-bridge", name=name)
-                add_bridge(api, LabBridge(name, name, topology.name, BUILDER, bridge.dpid, controller.target, not datapath.kernel,
+                add_bridge(api, LabBridge(name, name, topology.name, BUILDER, bridge.dpid, target, not datapath.kernel,
                                           topology.controller.packet_in_rate, standin=not bridge.is_ovs))
             else:
                 state.add(kind="link", name=name)
                 netlink.add_bridge(name, lab=topology.name)
+                lab.fit(name)
             say(f"bridge {name} ({bridge.type}) created")
 
         vlans = {name: standin.port_vlans(topology, plan[name]) for name, b in topology.bridges.items() if standin.stood_in(b)}
@@ -286,7 +392,7 @@ def _build(lab: Lab, tls: bool) -> None:
             else:
                 netlink.set_master(iface, bridge)
 
-        for link in topology.links:
+        for link in part.links:
             a, b = link.between
             ea, eb = names.link_end(link.index, "a"), names.link_end(link.index, "b")
             binding = Binding("link", link.id)
@@ -297,17 +403,27 @@ def _build(lab: Lab, tls: bool) -> None:
                 state.add(kind="link", name=ea)
                 netlink.add_veth(ea, eb, lab=topology.name)  # the peer goes with it on delete
                 netlink.set_up(eb)
+                lab.fit(ea, eb)
                 attach(a, ea, binding)
                 attach(b, eb, binding)
             say(f"link {link.id} ({a}-{b}) created")
 
+        for tunnel in part.tunnels:
+            state.add(kind="link", name=tunnel.device)
+            netlink.add_vxlan(tunnel.device, tunnel.link.vni, tunnel.local, tunnel.remote, underlay.VXLAN_PORT, lab.mtu, lab=topology.name)
+            attach(tunnel.bridge, tunnel.device, Binding("link", tunnel.link.id))
+            say(f"link {tunnel.link.id} ({'-'.join(tunnel.link.between)}) created: VXLAN {tunnel.link.vni} to node {tunnel.remote_node} "
+                f"at {tunnel.remote} (MTU {lab.mtu})")
+
         booting: list[tuple[EndpointDriver, Endpoint]] = []
         prepared: set[str] = set()
-        for _, endpoint in sorted(topology.endpoints.items()):
+        for endpoint in (topology.endpoints[e] for e in part.endpoints):
             drv = driver(endpoint.type)
             for nic in endpoint.nics:
                 state.add(kind="link", name=names.nic(endpoint, nic.index))
-                attach(nic.bridge, drv.make_nic(lab, endpoint, nic), Binding("nic", nic.id))
+                iface = drv.make_nic(lab, endpoint, nic)
+                lab.fit(iface, names.peer(endpoint, nic.index))
+                attach(nic.bridge, iface, Binding("nic", nic.id))
                 if nic.id in lab.tagged:
                     _tagging_bridge(lab, api, endpoint, nic, datapath)
             if drv.booting:
@@ -326,7 +442,7 @@ def _build(lab: Lab, tls: bool) -> None:
         records.append((drv, _start(lab, drv, endpoint)))
     if records:
         _wait_booting(lab, records)
-    _wait_reachable(lab)
+    wait_reachable(lab, set(part.endpoints))
 
 
 def _tagging_bridge(lab: Lab, api, endpoint: Endpoint, nic, datapath) -> None:
@@ -379,11 +495,13 @@ def _wait_booting(lab: Lab, records: list[tuple[EndpointDriver, dict]], timeout:
         time.sleep(0.2)
 
 
-def _wait_reachable(lab: Lab, timeout: float = 60) -> None:
-    """Until every pair the check calls reachable (and that shares a subnet) answers ping from inside."""
+def wait_reachable(lab, among: set[str], timeout: float = 60) -> None:
+    """Until every pair of `among` the check calls reachable (and that shares a subnet) answers ping from inside
+    (a node's part waits for its own endpoints: the other nodes may not be up yet). `lab`: anything with a
+    `topology` and a `run(endpoint, command)`."""
     topology = lab.topology
     analysis = analyse(topology)
-    pairs = [p for p in probeable_pairs(topology) if analysis.is_reachable(*p)]
+    pairs = [p for p in probeable_pairs(topology) if analysis.is_reachable(*p) and set(p) <= among]
     deadline = time.monotonic() + timeout
     waiting = list(pairs)
     while waiting:
@@ -427,16 +545,18 @@ def _log_tail(lab: Lab, lines: int = 3) -> str:
 def summary(lab: Lab) -> None:
     say("")
     say(f"{'endpoint':<12} {'type':<5} {'addresses':<22} shell")
-    for name, endpoint in sorted(lab.topology.endpoints.items()):
+    for name in lab.part.endpoints:
+        endpoint = lab.topology.endpoints[name]
         addresses = " ".join(str(n.ip) for n in endpoint.nics if n.ip) or "-"
         say(f"{name:<12} {endpoint.type:<5} {addresses:<22} {lab.driver(name).shell_hint(lab, name)}")
-    say(f"\nstate: {lab.state.path}; remove everything with: sdnlab down {lab.state.topology}")
+    node = f" --node {lab.state.node}" if lab.state.node else ""
+    say(f"\nstate: {lab.state.path}; remove everything with: sdnlab down {lab.state.topology}{node}")
 
 
-def down(lab: str, quiet: bool = False) -> int:
-    """Remove everything the lab's state file records and that still carries the lab's mark, newest first;
-    safe to run again."""
-    state = State.load(lab)
+def down(lab: str, quiet: bool = False, node: str = "") -> int:
+    """Remove everything the lab's (or its node's) state file records and that still carries the lab's mark,
+    newest first; safe to run again."""
+    state = State.load(lab, node)
     removed = 0
     with ovsdb() as api:
         for obj in reversed(state.objects):
@@ -455,7 +575,8 @@ def down(lab: str, quiet: bool = False) -> int:
     if state.directory.exists():
         shutil.rmtree(state.directory)
     if not quiet:
-        say(f"lab {lab}: removed {removed} objects" if removed else f"lab {lab}: nothing to remove")
+        what = f"lab {lab}" + (f" node {node}" if node else "")
+        say(f"{what}: removed {removed} objects" if removed else f"{what}: nothing to remove")
     return 0
 
 
@@ -478,21 +599,24 @@ def _remove(api, lab: str, state: State, obj: dict) -> bool:
         del_bridge(api, name)
     elif kind == "tls":
         release_channel(api, name)
+    elif kind == "switch-ssl" and not any(lab_bridges(api, None, builder) for builder in (BUILDER, "sim")):
+        clear_ssl(api)  # the switches' TLS settings are shared: they go with the last lab's bridges
     return True
 
 
-def status(topology: Topology, as_json: bool = False) -> int:
-    """What of a lab is running and whether its flows enforce the check; with `as_json`, the same as one JSON object."""
-    facts = status_facts(topology)
+def status(topology: Topology, as_json: bool = False, node: str = "") -> int:
+    """What of a lab (or of its node `node`) is running and whether its flows enforce the check; with `as_json`,
+    the same as one JSON object."""
+    facts = status_facts(topology, node)
     if as_json:
         print(json.dumps(facts, indent=2))
     elif "cluster" in facts:
         for line in facts["cluster"]:
             say(line)
     elif not facts["up"]:
-        say(f"lab {topology.name} is not up")
+        say(f"lab {topology.name}{f' node {node}' if node else ''} is not up")
     else:
-        say(f"lab {topology.name} ({facts['topology']})")
+        say(f"lab {topology.name}{f' node {node}' if node else ''} ({facts['topology']})")
         ctl = facts["controller"]
         if ctl is not None:
             metrics = f", metrics http://{ctl['metrics']}/metrics" if ctl["metrics"] else ""
@@ -502,6 +626,9 @@ def status(topology: Topology, as_json: bool = False) -> int:
         for name in facts["bridges"]:
             say(f"  OVS bridge {name}")
         disagree = facts["disagree"]
+        if facts["pairs"] is None:
+            say("  the flows of one node's part are not checked against the whole lab (`status` on one host of the whole lab does)")
+            return 0 if facts["ok"] else 1
         say(f"  the installed flows let {facts['reachable']} of {facts['pairs']} endpoint pairs reach each other; "
             + ("the check agrees" if not disagree else f"the check DISAGREES on {', '.join('-'.join(p) for p in disagree)}"))
         for warning in facts["warnings"]:
@@ -509,17 +636,17 @@ def status(topology: Topology, as_json: bool = False) -> int:
     return 0 if facts["ok"] else 1
 
 
-def status_facts(topology: Topology) -> dict:
+def status_facts(topology: Topology, node: str = "") -> dict:
     """`status` as data (the JSON of `status --json`)."""
     if topology.controller.replicas > 1:
         # A clustered controller runs on a real cluster's nodes (`up` builds one controller): report what this node sees.
         with ovsdb() as api:
             lines, healthy = cluster_report(topology, api)
         return {"lab": topology.name, "cluster": lines, "ok": healthy}
-    lab = Lab(topology)
+    lab = Lab(topology, node=node)
     state = lab.state
     if not state.objects:
-        return {"lab": topology.name, "up": False, "ok": False}
+        return {"lab": topology.name, **({"node": node} if node else {}), "up": False, "ok": False}
     controller, endpoints, bridges = None, {}, []
     for obj in state.objects:
         kind, name = obj["kind"], obj.get("name", "")
@@ -538,6 +665,11 @@ def status_facts(topology: Topology) -> dict:
                 switches = switch_facts(answer.read().decode())
         except OSError:
             switches = {}
+    if node:  # a node's part: what runs here; the flows of the other nodes' bridges are on their hosts
+        alive = all(a for _, a in endpoints.values()) and (controller is None or controller["running"])
+        return {"lab": topology.name, "node": node, "up": True, "topology": state.topology, "controller": controller,
+                "recorded_endpoints": endpoints, "bridges": bridges, "switches": switches, "reachable": None, "pairs": None,
+                "agree": None, "disagree": [], "warnings": [], "ok": alive}
     enforced = enforced_reachability(topology)
     analysis = analyse(topology)
     disagree = [list(p) for p, r in enforced.items() if r != analysis.is_reachable(*p)]

@@ -54,6 +54,7 @@ class GuestNic:
     mac: str
     address: str | None  # "10.0.0.1/24"
     vlans: tuple[int, ...] = ()  # a trunk NIC's VLANs: the guest makes <nic>.<vlan> for each
+    mtu: int | None = None  # told to the guest through virtio (host_mtu), which its driver takes as the NIC's MTU
 
 
 def qemu_binary() -> str:
@@ -80,7 +81,7 @@ def start(directory: Path, name: str, nics: list[GuestNic], accel: str, memory_m
         args += ["-cpu", "host"]
     for i, nic in enumerate(nics):
         args += ["-netdev", f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no",
-                 "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
+                 "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}" + (f",host_mtu={nic.mtu}" if nic.mtu else "")]
     out = subprocess.run(args, capture_output=True, text=True, preexec_fn=_confined)
     if out.returncode != 0:
         raise GuestError(f"QEMU did not start guest {name}: {out.stderr.strip() or out.stdout.strip() or f'exit status {out.returncode}'}")
@@ -213,7 +214,6 @@ class QemuDriver(EndpointDriver):
 
     kind = "kvm"
     noun = "guest"
-    nic_prefix = "tap"
     booting = True
     vlan_interfaces = True
 
@@ -235,7 +235,7 @@ class QemuDriver(EndpointDriver):
         return {"name": endpoint.name, "dir": str(self.directory(lab, endpoint.name))}
 
     def start(self, lab: Lab, endpoint: Endpoint, record: dict) -> None:
-        nics = [GuestNic(lab.names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None, tuple(sorted(n.trunks)))
+        nics = [GuestNic(lab.names.nic(endpoint, n.index), n.mac, str(n.ip) if n.ip else None, tuple(sorted(n.trunks)), lab.mtu)
                 for n in endpoint.nics]
         start(Path(record["dir"]), endpoint.name, nics, self.accel)
 

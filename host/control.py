@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from host import pki
+from host import nsenter, pki
 from host.ovsdb import ForeignSsl, clear_ssl, set_ssl
 from host.preflight import HostError
 
@@ -49,14 +49,33 @@ class ChannelTls:
         return ctx
 
 
-def secure_channel(api, lab_id: str, directory: Path) -> ChannelTls:
-    """Make the lab's keys in `directory`, trust its controller from this host's switches, and point OVS at the
-    switch key (OVS has one SSL configuration: one that is not sdnlab's is never replaced)."""
+def lab_channel(lab_id: str, directory: Path) -> ChannelTls:
+    """Make the lab's keys in `directory` and add its CA to the bundle the switches trust; the switches'
+    OVS is not touched (a rehearsal's nodes point their own at it)."""
     host = pki.host_tls()
     lab = pki.make_lab_tls(directory, lab_id)
     # The lab's CA goes into the bundle before OVS is (re)pointed at it: OVS must never load a bundle that
     # lacks it, or its first handshakes with this lab's controller fail until it reads the file again.
     pki.add_lab_ca(lab)
+    return ChannelTls(lab, host)
+
+
+def secure_channel(api, lab_id: str, directory: Path) -> ChannelTls:
+    """Make the lab's keys in `directory`, trust its controller from this host's switches, and point OVS at the
+    switch key (OVS has one SSL configuration: one that is not sdnlab's is never replaced)."""
+    channel = lab_channel(lab_id, directory)
+    try:
+        trust_switches(api, channel.host)
+    except HostError:
+        pki.remove_lab_ca(lab_id)
+        raise
+    return channel
+
+
+def trust_switches(api, host: pki.HostTls | None = None) -> None:
+    """Point OVS at the switch key and the bundle. Alone (without lab_channel), for a node whose lab's controller
+    runs on another host: the lab CA reaches the bundle through a PKI directory the hosts share (SDNLAB_PKI)."""
+    host = host or pki.host_tls()
     try:
         if set_ssl(api, str(host.switch_key), str(host.switch_cert), str(host.bundle)):
             # ovs-vswitchd keeps a key it once loaded until the key file looks newer than it (seen with
@@ -64,9 +83,7 @@ def secure_channel(api, lab_id: str, directory: Path) -> ChannelTls:
             for path in (host.switch_cert, host.switch_key):
                 os.utime(path)
     except ForeignSsl as exc:
-        pki.remove_lab_ca(lab_id)
         raise HostError(f"{exc}; build the lab without TLS (--no-tls) or remove that configuration (ovs-vsctl del-ssl)") from None
-    return ChannelTls(lab, host)
 
 
 def release_channel(api, lab_id: str) -> None:
@@ -150,7 +167,9 @@ class ControllerProcess:
     host = "127.0.0.1"  # where it listens, and where the bridges reach it
 
     def __init__(self, topology_file: Path, log: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 tls: ChannelTls | None = None, metrics: str | None = None):
+                 tls: ChannelTls | None = None, metrics: str | None = None, host: str | None = None, netns: str | None = None):
+        self.host = host or self.host
+        self.netns = netns  # a rehearsal's controller runs on an emulated host of its own (host/nsenter.py)
         self.metrics = metrics  # [HOST:]PORT to serve Prometheus metrics on; once it runs, `metrics_address` is where it does
         self.metrics_address: str | None = None
         self.file = Path(topology_file)
@@ -165,7 +184,7 @@ class ControllerProcess:
         """The command line that starts it, reporting its port on `report_fd`."""
         tls = ["--tls-dir", str(self.tls.directory)] if self.tls else []
         metrics = ["--metrics", self.metrics] if self.metrics else []
-        return [sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--host", self.host, "--port", str(self.port),
+        return [*nsenter.prefix(self.netns), sys.executable, "-m", "sdnlab.cli", "controller", str(self.file), "--host", self.host, "--port", str(self.port),
                 "--ready-fd", str(report_fd), *tls, *metrics]
 
     @property
@@ -216,7 +235,8 @@ class ControllerProcess:
         if why is None and self.port and port != self.port:
             why = f"the controller reported port {port}, not the {self.port} it was asked for"
         if why is None and self.tls:
-            why = wait_listening(port, self.proc, timeout, self.tls.switch_context(), self.host)
+            with nsenter.inside(self.netns):
+                why = wait_listening(port, self.proc, timeout, self.tls.switch_context(), self.host)
         if why:
             raise HostError(f"{why}; its log: {self.log}")
         self.port = port

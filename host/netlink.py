@@ -8,6 +8,8 @@ address, no ARP answers from the host's own addresses.
 
 from __future__ import annotations
 
+import ipaddress
+
 from pyroute2 import IPRoute, NetlinkError
 
 from host.loops import outside_event_loop
@@ -74,6 +76,25 @@ def add_veth(name: str, peer: str, peer_mac: str | None = None, lab: str = "") -
         if lab:
             ip.link("set", index=index, ifalias=MARK + lab)
         ip.link("set", index=index, state="up")
+
+
+@outside_event_loop
+def add_vxlan(name: str, vni: int, local: str, remote: str, port: int, mtu: int, lab: str = "") -> None:
+    """A VXLAN device with one remote and no learning, as Proxmox's SDN VXLAN zone makes one per vnet and host."""
+    six = ipaddress.ip_address(remote).version == 6
+    ends = {"vxlan_local6": local, "vxlan_group6": remote} if six else {"vxlan_local": local, "vxlan_group": remote}
+    with IPRoute() as ip:
+        ip.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_port=port, vxlan_learning=0, mtu=mtu, **ends)
+        index = ip.link_lookup(ifname=name)[0]
+        if lab:
+            ip.link("set", index=index, ifalias=MARK + lab)
+        ip.link("set", index=index, state="up")
+
+
+@outside_event_loop
+def set_mtu(name: str, mtu: int) -> None:
+    with IPRoute() as ip:
+        ip.link("set", index=ip.link_lookup(ifname=name)[0], mtu=mtu)
 
 
 @outside_event_loop

@@ -15,6 +15,7 @@ A bridge with `standin` set stands in for a VLAN-aware Linux bridge
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from ovsdbapp.schema.open_vswitch import impl_idl
 from controller.state import LINK_KEY, NIC_KEY, Binding
 from host.standin import STANDIN_KEY, STANDIN_OF, PortVlan
 
-REMOTE = "unix:/var/run/openvswitch/db.sock"
+# The Open vSwitch this process works on: the host's, or (with OVS_RUNDIR, which ovs-vsctl and ovs-ofctl read
+# too) the instance of a node rehearsed in a namespace of its own (deploy/rehearsal.py).
+REMOTE = f"unix:{os.environ.get('OVS_RUNDIR', '/var/run/openvswitch')}/db.sock"
 LAB_KEY = "sdnlab-lab"
 BRIDGE_KEY = "sdnlab-bridge"
 BUILDER_KEY = "sdnlab-builder"

@@ -41,7 +41,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from host.preflight import HostError
 
-DEFAULT_ROOT = Path("/var/lib/sdnlab/pki")
+# SDNLAB_PKI: one directory the hosts of a lab built across hosts share (on Proxmox, under /etc/pve/priv, which the
+# cluster file system replicates to every node, root only): one switch CA, and one bundle holding the lab's CA.
+DEFAULT_ROOT = Path(os.environ.get("SDNLAB_PKI", "/var/lib/sdnlab/pki"))
 # The host's files; the bundle is what `ovs-vsctl set-ssl` gets as its CA file.
 SWITCH_CA_KEY, SWITCH_CA_CERT, SWITCH_KEY, SWITCH_CERT = "switch-ca.key", "switch-ca.crt", "switch.key", "switch.crt"
 BUNDLE = "switch-trusts.pem"

@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the probe result and the comparison as JSON")
     run.add_argument("--plot", type=Path, metavar="PICTURE.png", help="write the topology with the probe result overlaid")
     run.add_argument("--no-tls", action="store_true", help=NO_TLS)
+    run.add_argument("--separate-nodes", action="store_true", help="replay it on a rehearsal instead of Mininet: each node on a "
+                     "host of its own, links between nodes over VXLAN (as `up --separate-nodes`), torn down at the end")
     run.set_defaults(run=_sim_run)
     up = simsub.add_parser("up", help="build it and leave you at Mininet's CLI; leaving the CLI tears everything down")
     up.add_argument("file", type=Path)
@@ -92,9 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     upp = sub.add_parser("up", help="build the lab for real on this host: bridges, containers, guests, the controller")
     upp.add_argument("file", type=Path)
     upp.add_argument("--no-tls", action="store_true", help=NO_TLS)
+    where = upp.add_mutually_exclusive_group()
+    where.add_argument("--node", metavar="N", help="build only node N's bridges and endpoints, on this host; links to other nodes "
+                       "become VXLAN tunnels to their addresses (nodes.N.address)")
+    where.add_argument("--separate-nodes", action="store_true", help="rehearse a lab across hosts here: each node on an emulated "
+                       "host of its own (a namespace with its own Open vSwitch), built with --node")
+    upp.add_argument("--controller", metavar="HOST:PORT", help="with --node: the controller the bridges go to (default: the file's "
+                     "controller.host and port; the node whose host holds that address runs it)")
+    upp.add_argument("--rehearsed", action="store_true", help=argparse.SUPPRESS)  # a rehearsal's node: generated addresses
     upp.set_defaults(run=_up)
     st = sub.add_parser("status", help="what of a lab is running, and the reachability its flows enforce")
     st.add_argument("file", type=Path)
+    st.add_argument("--node", metavar="N", help="the part of node N, built here with up --node")
     st.add_argument("--json", action="store_true", help="the same facts as one JSON object, with each switch's from the controller's metrics")
     st.set_defaults(run=_status)
     ex = sub.add_parser("exec", help="run a command inside an endpoint of a lab that is up")
@@ -104,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.set_defaults(run=_exec)
     dn = sub.add_parser("down", help="remove everything `up` created, and nothing else (safe to run twice)")
     dn.add_argument("file", type=Path)
+    dn.add_argument("--node", metavar="N", help="only node N's part, built here with up --node")
     dn.set_defaults(run=_down)
 
     ctl = sub.add_parser("controller", help="run the OpenFlow 1.3 controller for a topology's OVS bridges")
@@ -121,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument("--cluster", action="store_true",
                      help="run as one replica of a controller cluster on this node's corosync: the replicas elect one master per "
                           "quorate membership, and only it programs the switches (README, Controller cluster)")
+    ctl.add_argument("--stock-channel", action="store_true",
+                     help="serve switches with os-ken's own OpenFlow channel instead of sdnlab's faster one (controller/channel.py), e.g. to compare")
     ctl.set_defaults(run=_controller)
 
     from sdnlab.pve import command as pve_command  # `import pve` and `export pve` (Proxmox VE): docs/proxmox.md
@@ -209,6 +223,12 @@ def _sim_run(args: argparse.Namespace) -> int:
 
     loaded = load_any(args.file)
     try:
+        if args.separate_nodes:
+            from deploy import rehearse_run
+
+            if args.plot or args.no_tls:
+                raise HostError("--separate-nodes builds the lab as a real one is built (TLS) and draws no picture")
+            return rehearse_run.run(args.file, loaded, args.json)
         if isinstance(loaded, Scenario):
             return run_scenario(loaded, args.json, args.plot, tls=not args.no_tls)
         return run_topology(args.file, loaded, args.json, args.plot, tls=not args.no_tls)
@@ -248,24 +268,34 @@ def _sim_clean(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from deploy import rehearsal
     from deploy.lab import up
     from host.preflight import HostError
 
     topology = load(args.file)
     try:
-        return up(topology, args.file, tls=not args.no_tls)
+        if args.controller and not args.node:
+            raise HostError("--controller goes with --node")
+        if args.separate_nodes:
+            return rehearsal.up(topology, args.file, tls=not args.no_tls)
+        return up(topology, args.file, tls=not args.no_tls, node=args.node or "", controller=args.controller, rehearsed=args.rehearsed)
     except HostError as exc:
         print(f"sdnlab up: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 
 def _status(args: argparse.Namespace) -> int:
+    from deploy import rehearsal
     from deploy.lab import status
 
-    return status(load(args.file), args.json)
+    topology = load(args.file)
+    if not args.node and rehearsal.rehearsal_of(topology):
+        return rehearsal.print_status(topology, args.json)
+    return status(topology, args.json, node=args.node or "")
 
 
 def _exec(args: argparse.Namespace) -> int:
+    from deploy import rehearsal
     from deploy.lab import Lab
 
     topology = load(args.file)
@@ -273,19 +303,28 @@ def _exec(args: argparse.Namespace) -> int:
     if args.endpoint not in topology.endpoints:
         print(f"sdnlab exec: no endpoint {args.endpoint} in {args.file}", file=sys.stderr)
         return EXIT_FAILED
-    lab = Lab(topology)
-    if not lab.state.objects:
-        print(f"sdnlab exec: lab {topology.name} is not up (sdnlab up {args.file})", file=sys.stderr)
-        return EXIT_FAILED
+    if rehearsal.rehearsal_of(topology):
+        lab = rehearsal.Rehearsal(topology)
+    else:  # the whole lab on this host, or the endpoint's node's part (up --node)
+        lab = Lab(topology)
+        if not lab.state.objects:
+            lab = Lab(topology, node=topology.endpoints[args.endpoint].node)
+        if not lab.state.objects:
+            print(f"sdnlab exec: lab {topology.name} is not up here (sdnlab up {args.file})", file=sys.stderr)
+            return EXIT_FAILED
     status, output = lab.run(args.endpoint, shlex.join(command))
     sys.stdout.write(output)
     return status
 
 
 def _down(args: argparse.Namespace) -> int:
+    from deploy import rehearsal
     from deploy.lab import down
 
-    return down(load(args.file).name)
+    topology = load(args.file)
+    if not args.node and rehearsal.rehearsal_of(topology):
+        return rehearsal.down_rehearsal(topology)
+    return down(topology.name, node=args.node or "")
 
 
 def _controller(args: argparse.Namespace) -> int:
@@ -294,7 +333,7 @@ def _controller(args: argparse.Namespace) -> int:
     topology = load(args.file)
     try:
         return run(topology, args.host, args.port, args.verbose, args.tls_dir, args.insecure, args.ready_fd, args.cluster,
-                   args.metrics)
+                   args.metrics, args.stock_channel)
     except ControllerError as exc:
         print(f"sdnlab controller: {exc}", file=sys.stderr)
         return EXIT_FAILED

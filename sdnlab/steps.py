@@ -93,6 +93,13 @@ class ReplicaTarget(Protocol):
         """Undo a partition (None: every partitioned replica)."""
 
 
+class UnderlayTarget(Protocol):
+    """What a lab whose nodes are separate hosts adds to `StepTarget` (the rehearsal)."""
+
+    def set_underlay(self, a: str, b: str, up: bool) -> None:
+        """Cut (or restore) the underlay network between the hosts of nodes `a` and `b`, both ways."""
+
+
 class UnsupportedStep(Exception):
     """A lab was asked to do a step it cannot do (yet)."""
 
@@ -122,6 +129,7 @@ class Step:
     """One event or expectation of a scenario; subclasses are the step kinds."""
 
     kind: ClassVar[str]  # the YAML key
+    method: ClassVar[str | None] = None  # the target's method `run` calls, if it calls one
     index: int
     line: int | None = None
 
@@ -142,9 +150,11 @@ class Step:
         raise NotImplementedError
 
     def missing_on(self, target: object) -> str | None:
-        """Why `target` (a lab, or its class) cannot do this step; None when it can. Every
-        `StepTarget` can do the steps whose `run` only calls `StepTarget` methods."""
-        return None
+        """Why `target` (a lab, or its class) cannot do this step; None when it can: when it has the method
+        `run` calls (a builder may implement only part of `StepTarget`, as the rehearsal does)."""
+        if self.method is None or callable(getattr(target, self.method, None)):
+            return None
+        return "not supported by this builder yet"
 
 
 def unsupported(steps: tuple[Step, ...] | list[Step], target: object, topology: Topology) -> list[str]:
@@ -219,6 +229,7 @@ def _links(arg: Any, at: ParseContext) -> tuple[int, ...]:
 @dataclass(frozen=True, kw_only=True)
 class LinkDown(_LinkStep):
     kind = "link_down"
+    method = "set_link"
     up = False
 
 
@@ -226,6 +237,7 @@ class LinkDown(_LinkStep):
 @dataclass(frozen=True, kw_only=True)
 class LinkUp(_LinkStep):
     kind = "link_up"
+    method = "set_link"
     up = True
 
 
@@ -259,6 +271,7 @@ class _NicStep(Step):
 @dataclass(frozen=True, kw_only=True)
 class NicDown(_NicStep):
     kind = "nic_down"
+    method = "set_nic"
     up = False
 
 
@@ -266,6 +279,7 @@ class NicDown(_NicStep):
 @dataclass(frozen=True, kw_only=True)
 class NicUp(_NicStep):
     kind = "nic_up"
+    method = "set_nic"
     up = True
 
 
@@ -275,6 +289,7 @@ class SetTag(Step):
     """One NIC moved to another VLAN (`tag` None: untagged), optionally with a new address."""
 
     kind = "set_tag"
+    method = "retag"
     endpoint: str
     nic: int = 0
     tag: int | None = None
@@ -346,6 +361,7 @@ class Restart(Step):
     """`restart: controller`, the only thing a scenario restarts."""
 
     kind = "restart"
+    method = "restart_controller"
 
     @classmethod
     def parse(cls, arg: Any, at: ParseContext) -> Step | None:
@@ -367,7 +383,6 @@ class _ReplicaStep(Step):
     the master or for all of them (`replica` None)."""
 
     word: ClassVar[str]  # 'master' or 'all'
-    method: ClassVar[str]  # the ReplicaTarget method `run` calls
     replica: int | None = None
 
     @classmethod
@@ -435,9 +450,10 @@ class HealController(_ReplicaStep):
 
 @dataclass(frozen=True, kw_only=True)
 class _NodeLinkStep(Step):
-    """The underlay between two nodes (v1.1). On a lab that builds every node on one host (the
-    simulator) there is no underlay to cut, so the step takes down, or brings back, the links
-    that join a bridge of one node to a bridge of the other: what a cut underlay does to them."""
+    """The underlay between two nodes (v1.1). A lab whose nodes are separate hosts (the rehearsal,
+    `UnderlayTarget`) cuts it. On a lab that builds every node on one host (the simulator) there is
+    no underlay to cut, so the step takes down, or brings back, the links that join a bridge of one
+    node to a bridge of the other: what a cut underlay does to them."""
 
     up: ClassVar[bool]
     nodes: tuple[str, str]
@@ -469,7 +485,15 @@ class _NodeLinkStep(Step):
     def apply(self, state: LabState) -> None:
         (state.cut_nodes.discard if self.up else state.cut_nodes.add)(frozenset(self.nodes))
 
+    def missing_on(self, target: object) -> str | None:
+        if callable(getattr(target, "set_underlay", None)) or callable(getattr(target, "set_link", None)):
+            return None
+        return "not supported by this builder yet"
+
     def run(self, target: StepTarget, state: LabState) -> None:
+        if callable(getattr(target, "set_underlay", None)):
+            target.set_underlay(*self.nodes, up=self.up)
+            return
         for i in self.crossing(state.base):
             # Up: only the links nothing else keeps down (a link_down, another cut underlay).
             if not self.up or state.link_is_up(i):
@@ -494,6 +518,7 @@ class NodeLinkUp(_NodeLinkStep):
 @dataclass(frozen=True, kw_only=True)
 class Wait(Step):
     kind = "wait"
+    method = "wait"
     seconds: float = 0.0
 
     @classmethod
@@ -516,6 +541,7 @@ class Expect(Step):
     """`expect: intent` (every pingable pair, as the check computes them now) or listed pairs."""
 
     kind = "expect"
+    method = "expect"
     reachable: tuple[Pair, ...] = ()
     isolated: tuple[Pair, ...] = ()
     intent: bool = False

@@ -54,15 +54,19 @@ def test_exec_on_an_endpoint_not_in_the_file_exits_1_with_the_message_and_builds
 
 def test_exec_when_the_lab_is_not_up_exits_1_and_runs_nothing(monkeypatch, capsys):
     class DownLab(RecordingLab):
-        def __init__(self, topology):
+        def __init__(self, topology, node=""):
             super().__init__(topology)
             self.state = SimpleNamespace(objects=[])
+            DownLab.asked.append(node)
+
+    DownLab.asked = []
 
     RecordingLab.runs = []
     monkeypatch.setattr(deploy.lab, "Lab", DownLab)
     assert cli.main(["exec", TWO_NODES, "web1", "--", "true"]) == 1
-    assert capsys.readouterr().err == f"sdnlab exec: lab two-tenants is not up (sdnlab up {TWO_NODES})\n"
+    assert capsys.readouterr().err == f"sdnlab exec: lab two-tenants is not up here (sdnlab up {TWO_NODES})\n"
     assert RecordingLab.runs == []
+    assert DownLab.asked == ["", "pve1"]  # the whole lab, then the endpoint's node's part (up --node)
 
 
 def test_exec_passes_the_command_so_that_sh_c_sees_the_same_argv(recording, capsys):

@@ -176,7 +176,7 @@ def test_every_endpoint_type_of_the_format_has_a_driver():
 
     assert set(DRIVERS) == set(ENDPOINT_TYPES)
     assert {d.kind for d in DRIVERS.values()} == set(DRIVERS) and all(d.noun for d in DRIVERS.values())
-    assert DRIVERS["kvm"].booting and DRIVERS["lxc"].booting and not DRIVERS["host"].booting and DRIVERS["kvm"].nic_prefix == "tap"
+    assert DRIVERS["kvm"].booting and DRIVERS["lxc"].booting and not DRIVERS["host"].booting and deploy.up_port_name("kvm", 7, 1) == "tap7i1"
 
 
 def test_small_values():
@@ -217,8 +217,16 @@ def test_a_state_file_cannot_steer_down_outside_its_lab(tmp_path, monkeypatch):
     with pytest.raises(deploy.DeployError, match="names lab '../../etc'"):
         deploy.State.load("lab1")
     for bad in ("../x", "a/b", "", "UPPER"):
-        with pytest.raises(deploy.DeployError, match="not a lab name"):
+        with pytest.raises(deploy.DeployError, match="not a lab or node name"):
             deploy.State.load(bad)
+        with pytest.raises(deploy.DeployError, match="not a lab or node name"):
+            deploy.State.load("lab1", bad or "..")
+    # A node's part has its own directory, and its file must name that node too.
+    (tmp_path / "lab1@n2").mkdir()
+    (tmp_path / "lab1@n2" / "state.json").write_text(json.dumps({"lab": "lab1", "node": "n1", "objects": []}))
+    with pytest.raises(deploy.DeployError, match=r"names lab 'lab1' \(node n1\), not 'lab1' \(node n2\)"):
+        deploy.State.load("lab1", "n2")
+    assert deploy.State("lab1", node="n1").directory == tmp_path / "lab1@n1"
     state = deploy.State("lab2", "/x.yaml")
     state.save()
     assert (tmp_path / "lab2").stat().st_mode & 0o777 == 0o700 and (tmp_path / "lab2" / "state.json").stat().st_mode & 0o077 == 0
