@@ -65,6 +65,7 @@ bench: setup ovs
 	$(PY) bench/sim_bench.py
 	$(PY) bench/recovery_bench.py
 	$(PY) bench/cluster_failover.py
+	$(PY) bench/rehearsal_bench.py
 	$(PY) bench/pve_import_bench.py --write
 
 # The controller cluster's failover alone (kill and partition of the master): bench/results/cluster_failover.md.

@@ -122,33 +122,49 @@ def set_underlay(ns: str, peer: str, up: bool) -> None:
 def _ovs(directory: Path, ns: str) -> list[int]:
     """Start a node's own ovsdb-server and ovs-vswitchd inside its namespace; their pids."""
     directory.mkdir(parents=True, mode=0o700)
-    subprocess.run(["ovsdb-tool", "create", str(directory / "conf.db"), str(OVS_SCHEMA)], check=True, capture_output=True)
     env = {**os.environ, "OVS_RUNDIR": str(directory), "OVS_LOGDIR": str(directory), "OVS_DBDIR": str(directory)}
     common = ["--detach", "--no-chdir", "--log-file"]
-    subprocess.run([*nsenter.prefix(ns), "ovsdb-server", str(directory / "conf.db"), f"--remote=punix:{directory}/db.sock",
-                    f"--pidfile={directory}/ovsdb-server.pid", f"--unixctl={directory}/ovsdb-server.ctl", *common],
-                   check=True, capture_output=True, env=env)
-    subprocess.run(["ovs-vsctl", f"--db=unix:{directory}/db.sock", "--no-wait", "init"], check=True, capture_output=True, env=env)
-    subprocess.run([*nsenter.prefix(ns), "ovs-vswitchd", f"unix:{directory}/db.sock", f"--pidfile={directory}/ovs-vswitchd.pid",
-                    f"--unixctl={directory}/ovs-vswitchd.ctl", *common], check=True, capture_output=True, env=env)
+    for command in (
+        ["ovsdb-tool", "create", str(directory / "conf.db"), str(OVS_SCHEMA)],
+        [*nsenter.prefix(ns), "ovsdb-server", str(directory / "conf.db"), f"--remote=punix:{directory}/db.sock",
+         f"--pidfile={directory}/ovsdb-server.pid", f"--unixctl={directory}/ovsdb-server.ctl", *common],
+        ["ovs-vsctl", f"--db=unix:{directory}/db.sock", "--no-wait", "init"],
+        [*nsenter.prefix(ns), "ovs-vswitchd", f"unix:{directory}/db.sock", f"--pidfile={directory}/ovs-vswitchd.pid",
+         f"--unixctl={directory}/ovs-vswitchd.ctl", *common],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
+        if done.returncode != 0:
+            raise DeployError(f"{' '.join(command[:3])} failed: {(done.stderr or done.stdout).strip()[-300:]} (logs in {directory})")
     return [int((directory / f"{daemon}.pid").read_text()) for daemon in ("ovsdb-server", "ovs-vswitchd")]
 
 
 def _stop_ovs(directory: Path, pids: list[int]) -> None:
-    """Stop a node's OVS (ovs-vswitchd first, taking its datapath along), then remove its run directory."""
-    for daemon, pid in reversed(list(zip(("ovsdb-server", "ovs-vswitchd"), pids, strict=True))):
-        if _is_daemon(pid, directory):
-            subprocess.run(["ovs-appctl", "-t", str(directory / f"{daemon}.ctl"), "exit", *(["--cleanup"] if daemon == "ovs-vswitchd" else [])],
-                           capture_output=True, timeout=10)
-            deadline = time.monotonic() + 5
-            while _is_daemon(pid, directory) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _is_daemon(pid, directory):
-                os.kill(pid, signal.SIGKILL)
+    """Stop a node's OVS (ovs-vswitchd first, taking its datapath along), then remove its run directory. The pid
+    files count too: a start that failed half-way recorded no pids."""
+    for daemon in ("ovs-vswitchd", "ovsdb-server"):
+        pidfile = directory / f"{daemon}.pid"
+        recorded = pids[("ovsdb-server", "ovs-vswitchd").index(daemon)] if len(pids) == 2 else None
+        found = {recorded} if recorded else set()
+        if pidfile.is_file() and pidfile.read_text().strip().isdigit():
+            found.add(int(pidfile.read_text()))
+        for pid in found:
+            _stop_daemon(directory, daemon, pid)
     if directory.is_relative_to(RUN_ROOT) and directory.exists():
         shutil.rmtree(directory)
         if not any(directory.parent.iterdir()):
             directory.parent.rmdir()  # the lab's, made with its first node's
+
+
+def _stop_daemon(directory: Path, daemon: str, pid: int) -> None:
+    if not _is_daemon(pid, directory):
+        return
+    cleanup = ["--cleanup"] if daemon == "ovs-vswitchd" else []
+    subprocess.run(["ovs-appctl", "-t", str(directory / f"{daemon}.ctl"), "exit", *cleanup], capture_output=True, timeout=10)
+    deadline = time.monotonic() + 5
+    while _is_daemon(pid, directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _is_daemon(pid, directory):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _is_daemon(pid: int, directory: Path) -> bool:

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 STATE_ROOT = Path("/var/lib/sdnlab/labs")
+NODES_RUN = Path("/run/sdnlab/nodes")  # a rehearsal's Open vSwitch instances (deploy/rehearsal.py)
 
 
 def _out(*args: str) -> str:
@@ -29,7 +30,19 @@ def machine() -> dict:
         "interfaces": sorted(n for n in names if n[:3] in ("vet", "tap", "sdl") or n.startswith("vmbr")),
         "namespaces": sorted(_out("ip", "netns", "list").split()),
         "state": sorted(os.listdir(STATE_ROOT)) if STATE_ROOT.exists() else [],
+        "ovs-runs": sorted(os.listdir(NODES_RUN)) if NODES_RUN.exists() else [],
+        "ovs-daemons": sorted(_ovs_daemons()),
     }
+
+
+def _ovs_daemons() -> list[str]:
+    """Every live ovsdb-server and ovs-vswitchd (the host's own, and any a rehearsal left), by pid and command."""
+    found = []
+    for line in _out("ps", "-eo", "pid=,stat=,args=").splitlines():
+        pid, stat, *args = line.split(None, 2)
+        if not stat.startswith("Z") and args and args[0].split()[0].rsplit("/", 1)[-1] in ("ovsdb-server", "ovs-vswitchd"):
+            found.append(f"{pid} {args[0]}")
+    return found
 
 
 def difference(before: dict, after: dict) -> dict:
