@@ -92,6 +92,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.connected_at: dict[str, float] = {}  # bridge -> when it connected
         self.lldp_since: float | None = None  # since when this controller sends LLDP (promoted, started, reloaded)
         self.silent: dict[str, dict[int, str]] = {}  # bridge -> its tunnel ports taken down for silence -> their link
+        self.silenced_at: dict[str, float] = {}  # link -> when it was last taken down for silence
         self.probes: dict[str, tuple[object, float]] = {}  # bridge -> (its session, when an echo was sent to it)
         self.full_ports: set[tuple[str, int, int]] = set()  # (bridge, port, vid) that reached their MAC limit, warned once
         self.stopping = threading.Event()
@@ -405,6 +406,7 @@ class SdnlabApp(app_manager.OSKenApp):
             name = _port_name(p)
             if msg.reason == ofp.OFPPR_DELETE:
                 self.ports[bridge].pop(p.port_no, None)
+                self.silent.get(bridge, {}).pop(p.port_no, None)  # a port that comes back under that number is another
                 LOG.info("%s: port %d (%s) removed", bridge, p.port_no, name)
             else:
                 up = _is_up(dp, p)
@@ -604,12 +606,15 @@ class SdnlabApp(app_manager.OSKenApp):
             for number, link in resolved.links.items():
                 if link.id in silent:
                     self.silent.setdefault(bridge, {})[number] = link.id
+                    self.silenced_at[link.id] = now
                     changed.add(bridge)
                     LOG.warning("%s: link %s (port %d) silent for %.1f s: down until LLDP crosses it again", bridge, link.id, number,
                                 LINK_SILENT_AFTER)
         for bridge, ports in self.silent.items():
             for number, link_id in list(ports.items()):
-                if link_id not in silent:
+                # Back only once LLDP has crossed it since it went silent: not because its peer disconnected (and it is
+                # watched no more), nor in the moments after the peer reconnects.
+                if self.links.heard.get(link_id, -1.0) > self.silenced_at.get(link_id, now):
                     del ports[number]
                     changed.add(bridge)
                     LOG.info("%s: link %s (port %d) heard again: up", bridge, link_id, number)

@@ -255,6 +255,8 @@ def up(topology: Topology, path: Path, tls: bool = True, node: str = "", control
     """Build the lab, or with `node` that node's part of it; the OpenFlow channel is TLS with both ends authenticated
     unless `tls` is False. `controller` ("HOST:PORT"): a node's bridges go to that controller, none is started here.
     `rehearsed`: this host is a rehearsal's emulated node (deploy/rehearsal.py)."""
+    if controller:
+        controller_address(controller)  # a mistyped address is said before anything is looked at
     try:
         lab = Lab(topology, node=node, rehearsed=rehearsed)
     except underlay.UnderlayError as exc:
@@ -297,6 +299,20 @@ class ControllerPlace:
         return f"{'ssl' if tls else 'tcp'}:{host}:{port or self.port}"
 
 
+def controller_address(text: str) -> tuple[str, int]:
+    """`--controller`'s HOST:PORT: an IP address (IPv6 in brackets, [ADDR]:PORT) and a TCP port."""
+    host, _, port = text.rpartition(":")
+    six = host.startswith("[") and host.endswith("]")
+    try:
+        address = ipaddress.ip_address(host[1:-1] if six else host)
+        number = int(port)
+    except ValueError:
+        address, number = None, 0
+    if address is None or address.version != (6 if six else 4) or not 1 <= number <= 65535:
+        raise DeployError(f"--controller takes ADDRESS:PORT, an IPv4 address or [IPv6]:PORT, and a port from 1 to 65535; not {text!r}")
+    return str(address), number
+
+
 def _controller_place(lab: Lab, controller: str | None) -> ControllerPlace:
     """A lab on one host runs its controller on loopback. A node's part goes to `controller` when given; else the
     node whose host holds the file's `controller.host` runs it there, on `controller.port`, and the others point
@@ -305,8 +321,7 @@ def _controller_place(lab: Lab, controller: str | None) -> ControllerPlace:
     if not lab.state.node:
         return ControllerPlace(True, "127.0.0.1", 0)
     if controller:
-        host, _, port = controller.rpartition(":")
-        return ControllerPlace(False, host.strip("[]"), int(port))
+        return ControllerPlace(False, *controller_address(controller))
     host, port = topology.controller.host, topology.controller.port
     if ipaddress.ip_address(host).is_loopback:
         if len(topology.nodes) > 1:

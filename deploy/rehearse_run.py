@@ -88,9 +88,10 @@ class RehearsalTarget:
 
 def refused(scenario: Scenario) -> list[str]:
     """Why the rehearsal cannot play this scenario (nothing: it can)."""
-    why = unsupported(scenario.steps, RehearsalTarget, scenario.topology)
     topology = scenario.topology
-    for step in scenario.steps:
+    why = []
+    for step in scenario.steps:  # in step order
+        why += unsupported([step], RehearsalTarget, topology)
         links = getattr(step, "links", ())
         inside = [topology.links[i].id for i in links if not crossing(topology, topology.links[i])]
         if step.kind in ("link_down", "link_up") and inside:

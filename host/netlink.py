@@ -88,7 +88,11 @@ def add_vxlan(name: str, vni: int, local: str, remote: str, port: int, mtu: int,
         index = ip.link_lookup(ifname=name)[0]
         if lab:
             ip.link("set", index=index, ifalias=MARK + lab)
-        ip.link("set", index=index, state="up")
+    # Not a host on the segment it carries: without this, the host's own IPv6 (router solicitations, MLD reports)
+    # would go out through the tunnel, untagged, on a link that may carry no untagged frames (seen on the underlay).
+    _sysctl(f"ipv6/conf/{name}/disable_ipv6", "1")
+    _sysctl(f"ipv4/conf/{name}/arp_ignore", "8")
+    set_up(name)
 
 
 @outside_event_loop

@@ -25,6 +25,7 @@ VXLAN_OVERHEAD = 50  # outer Ethernet + IPv4 + UDP + VXLAN headers
 UNDERLAY_MTU = 1500
 # The rehearsal's generated underlay, used when the file gives nodes no address (private, inside namespaces only).
 REHEARSAL_NET = ipaddress.ip_network("10.217.0.0/24")
+REHEARSAL_NET6 = ipaddress.ip_network("fd00:217::/64")  # the same, for nodes with IPv6 addresses
 REHEARSAL_CONTROLLER = 250  # the host number of the controller's emulated host in that network
 
 
@@ -89,11 +90,10 @@ def controller_address(topology: Topology, nodes: dict[str, str]) -> str:
     if not ipaddress.ip_address(host).is_loopback and host not in nodes.values():
         return host
     family = {ipaddress.ip_address(a).version for a in nodes.values()} or {4}
-    if family == {6}:
-        return str(ipaddress.ip_address("fd00:217::") + REHEARSAL_CONTROLLER)
-    taken = set(nodes.values())
-    candidates = [str(REHEARSAL_NET[REHEARSAL_CONTROLLER])] + [str(h) for h in reversed(list(REHEARSAL_NET.hosts()))]
-    return next(a for a in candidates if a not in taken)
+    net = REHEARSAL_NET6 if family == {6} else REHEARSAL_NET
+    taken = {ipaddress.ip_address(a) for a in nodes.values()}
+    candidates = [net[REHEARSAL_CONTROLLER]] + [net[k] for k in range(254, 0, -1)]
+    return str(next(a for a in candidates if a not in taken))
 
 
 def tunnels(topology: Topology, node: str, nodes: dict[str, str]) -> list[Tunnel]:

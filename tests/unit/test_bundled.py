@@ -10,7 +10,7 @@ from tests.conftest import TOPOLOGIES
 EXPECTED = {
     "one-bridge.yaml": {"reachable": [("a1", "a2"), ("b1", "b2")], "warnings": 0},
     "two-nodes.yaml": {"reachable": [("web1", "web2")], "warnings": 0},
-    "across-hosts.yaml": {"reachable": [("web1", "web2")], "warnings": 0},
+    "across-hosts.yaml": {"reachable": [("probe1", "probe2"), ("web1", "web2")], "warnings": 0},
     "across-hosts-loop.yaml": {"reachable": [("db1", "db2"), ("db1", "db3"), ("db2", "db3"), ("web1", "web2"), ("web1", "web3"), ("web2", "web3")], "warnings": 0},
     "triangle.yaml": {"reachable": [("h1", "h2"), ("h1", "h3"), ("h2", "h3"), ("x1", "x3")], "warnings": 0},
     "cluster.yaml": {"reachable": [("h1", "h2"), ("h1", "h3"), ("h2", "h3"), ("x1", "x3")], "warnings": 0},
