@@ -126,8 +126,9 @@ def test_three_nodes_in_a_loop_route_around_a_cut_underlay_and_back(tools):  # n
     assert result["agree"] and [e["agree"] for e in result["expectations"]] == [True, True, True]
     # What the cut did, as the probes saw it: VLAN 10 went round over pve3, VLAN 20 lost pve1.
     cut = result["expectations"][1]
-    assert cut["isolated"] == [["db1", "db2"], ["db1", "db3"]]
-    assert ["web1", "web2"] in cut["reachable"]
+    assert ["db1", "db2"] in cut["isolated"] and ["db1", "db3"] in cut["isolated"] and ["db2", "db3"] in cut["reachable"]
+    assert ["web1", "web2"] in cut["reachable"] and ["db1", "web1"] in cut["isolated"]
+    assert [e["reachable"] for e in result["expectations"]][0] == result["expectations"][2]["reachable"]
     assert "[2/7] node_link_down pve1-pve2" in run.stderr
     assert machine() == before
 
