@@ -30,7 +30,7 @@ from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3
 
-from controller import election, lldp, ofwire
+from controller import channel, election, lldp, ofwire
 from controller.actions import Action
 from controller.actions import from_os_ken as action_from_os_ken
 from controller.channel import direct
@@ -82,6 +82,7 @@ class SdnlabApp(app_manager.OSKenApp):
         self.core = Core(self.topology)
         self.names = port_names(self.topology)  # ports bound by name where OVSDB has no mark (state.resolve binds the same)
         self.lock = threading.RLock()
+        channel.hold_during_reads(self)  # the fast channel takes self.lock once per read, not once per message
         self.datapaths: dict[str, object] = {}
         self.ports: dict[str, dict[int, tuple[str, bool]]] = {}
         self.connecting: dict[str, dict] = {}
@@ -112,6 +113,7 @@ class SdnlabApp(app_manager.OSKenApp):
             self._join_cluster()
 
     def close(self) -> None:
+        channel.release_during_reads(self)
         self.stopping.set()
         self.watcher.stop()
         if self.cluster is not None:
@@ -481,43 +483,38 @@ class SdnlabApp(app_manager.OSKenApp):
     @direct
     def _packet_in(self, ev) -> None:
         msg = ev.msg
-        dp = msg.datapath
-        with self.lock:
-            bridge = self._session(dp)
-            if bridge is not None:
-                self.counts.packet_ins[bridge] += 1
-            if not self._may_send():
-                return  # a replica that is not master learns nothing: it adopts what the switch holds when it becomes master
-        if bridge is None:
-            return
+        frame = frame_fields(msg.data)  # outside the lock: every switch's receiving thread takes it for each packet-in
         in_port = msg.match["in_port"]
-        frame = frame_fields(msg.data)
-        if frame is None:
-            return
-        src, ethertype, vid = frame
         now = time.monotonic()
-        # LLDP too: anybody on a port can send it, and parsing it costs more than learning.
-        with self.lock:  # the bucket is shared by every switch's receiving thread
-            # LLDP on a link's port has a bucket of its own: a flood from a NIC must not silence a tunnel (and take it down).
+        lldp_in = False
+        with self.lock:  # once per packet-in: with a switch's thread each, contention for it is the cost that counts
+            bridge = self._session(msg.datapath)
+            if bridge is None:
+                return
+            self.counts.packet_ins[bridge] += 1
+            if not self._may_send() or frame is None:
+                return  # a replica that is not master learns nothing: it adopts what the switch holds when it becomes master
+            src, ethertype, vid = frame
+            # LLDP too: anybody on a port can send it, and parsing it costs more than learning. LLDP on a link's port
+            # has a bucket of its own: a flood from a NIC must not silence a tunnel (and take it down).
             key = f"{bridge}/{in_port}" if ethertype == ETH_LLDP and self._is_link_port(bridge, in_port) else bridge
-            allowed = self.limiter.allow(key, now)
-            if not allowed:
+            if not self.limiter.allow(key, now):
                 self.counts.rate_limited[bridge] += 1
-        if not allowed:
-            return
-        if ethertype == ETH_LLDP:
-            self._lldp_in(bridge, in_port, msg.data, now)
-            return
-        with self.lock:
-            table = self.core.macs.get(bridge)
-            over = table.over_limit if table else 0
-            mods = self.core.packet_in(bridge, in_port, vid, src, now)
-            if table and table.over_limit > over and (bridge, in_port, vid) not in self.full_ports:
-                self.full_ports.add((bridge, in_port, vid))
-                LOG.warning("%s: port %d reached its limit of %d learned MACs in VLAN %s; further sources there are flooded, "
-                            "not learned, and their packet-ins counted", bridge, in_port, table.limit, vid & 0xFFF if vid else "untagged")
-            if mods:
-                self._send({bridge: mods}, barrier=False, reconcile=False)
+                return
+            if ethertype == ETH_LLDP:
+                lldp_in = True
+            else:
+                table = self.core.macs.get(bridge)
+                over = table.over_limit if table else 0
+                mods = self.core.packet_in(bridge, in_port, vid, src, now)
+                if table and table.over_limit > over and (bridge, in_port, vid) not in self.full_ports:
+                    self.full_ports.add((bridge, in_port, vid))
+                    LOG.warning("%s: port %d reached its limit of %d learned MACs in VLAN %s; further sources there are flooded, "
+                                "not learned, and their packet-ins counted", bridge, in_port, table.limit, vid & 0xFFF if vid else "untagged")
+                if mods:
+                    self._send({bridge: mods}, barrier=False, reconcile=False)
+        if lldp_in:
+            self._lldp_in(bridge, in_port, msg.data, now)  # parses outside the lock, takes it to record
 
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     @direct

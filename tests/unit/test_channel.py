@@ -554,3 +554,55 @@ def test_over_tls_reads_of_one_record_each_still_give_every_message_and_answer(t
     assert answers == [(ofp.OFPT_HELLO, answers[0][1])] + [(ofp.OFPT_PACKET_OUT, i) for i in range(1, 501)]
     assert sum(reads) == sum(map(len, burst)) and max(reads) <= 16384  # a read gives one TLS record at most
     assert [m.xid for m in done["dp"].answers] == list(range(1, 501))
+
+
+# -- one read, one hand-over of the app's lock ------------------------------------
+class CountingLock:
+    def __init__(self):
+        self.entered = 0
+        self.held = False
+
+    def __enter__(self):
+        self.entered += 1
+        self.held = True
+
+    def __exit__(self, *exc) -> None:
+        self.held = False
+
+
+class LockHolder:
+    def __init__(self):
+        self.lock = CountingLock()
+
+
+def test_a_reads_messages_are_handled_under_the_apps_lock_taken_once_per_read():
+    holder = LockHolder()
+    held: list[bool] = []
+
+    class Checking(Recording):
+        def _dispatch(self, ev) -> None:
+            held.append(holder.lock.held)
+            super()._dispatch(ev)
+
+    channel.hold_during_reads(holder)
+    try:
+        dp = Checking(FakeSocket([b"".join(packet_in(100 + i) for i in range(3)), packet_in(200)]))
+        dp.serve()
+    finally:
+        channel.release_during_reads(holder)
+    assert held == [True] * 4 and not holder.lock.held
+    assert holder.lock.entered == 2  # two reads: two hand-overs, not four
+    dp2, _ = serve([packet_in(300)])
+    assert holder.lock.entered == 2  # released: no longer taken
+
+
+def test_a_packet_in_whose_match_has_more_than_in_port_goes_to_os_kens_parser():
+    frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + bytes(46)
+    # in_port and metadata (OXM field 2, 8 bytes): 4 + 8 + 12 = 24 bytes, no padding.
+    match = struct.pack("!HHIIIQ", 1, 24, 0x80000004, 3, 0x80000408, 7)
+    body = struct.pack("!IHBBQ", ofp.OFP_NO_BUFFER, len(frame), 0, 0, 0) + match + b"\x00\x00" + frame
+    data = struct.pack("!BBHI", 4, ofp.OFPT_PACKET_IN, 8 + len(body), 77) + body
+    assert channel.packet_in(None, 4, len(data), 77, bytearray(data)) is None
+    dp, _ = serve([data, packet_in(78, in_port=9)])
+    assert [dict(ev.msg.match.items()) for ev in dp.events] == [{"in_port": 3, "metadata": 7}, {"in_port": 9}]
+    assert_parsed_as_alone(dp, dp.events, [data, packet_in(78, in_port=9)])
