@@ -64,6 +64,8 @@ bench: setup ovs
 	$(PY) bench/controller_bench.py
 	$(PY) bench/sim_bench.py
 	$(PY) bench/recovery_bench.py
+	$(PY) bench/failover_bench.py
+	$(PY) bench/reload_bench.py
 	$(PY) bench/cluster_failover.py
 	$(PY) bench/rehearsal_bench.py
 	$(PY) bench/pve_import_bench.py --write

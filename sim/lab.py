@@ -10,6 +10,12 @@ numbered by the controller's `PortPlan` and bound through OVSDB, so the
 controller needs no simulator-specific code. Everything is removed on exit, on
 error and on Ctrl-C.
 
+`controller_target` ("tcp:127.0.0.1:PORT") builds the very same lab (bridges,
+port numbers, hosts, marks, cleanup) but starts no controller of sdnlab's and
+points the OVS bridges at that target: another controller, run by the caller
+(bench/failover_bench.py drives Faucet on it). The lab then does not wait for
+sdnlab's flows either; the caller knows when its controller is ready.
+
 A simulated lab's id is its run tag (`s<pid>`): it names the host's bridges
 and interfaces, marks its OVS bridges and is in the environment of every
 process it starts, so `sdnlab sim clean` finds the leftovers of a killed run.
@@ -60,7 +66,7 @@ def check_host(topology: Topology) -> None:
 
 class SimLab:
     def __init__(self, topology: Topology, topology_file: str | Path | None = None, controller_port: int | None = None,
-                 tls: bool = True, cluster: bool | None = None):
+                 tls: bool = True, cluster: bool | None = None, controller_target: str | None = None):
         self.topology = topology
         self.file = Path(topology_file or topology.source)
         self.tag = names.run_tag()
@@ -68,14 +74,18 @@ class SimLab:
         self.index = {b: i for i, b in enumerate(sorted(topology.bridges))}
         self.net = None
         self.api = None  # the lab's OVSDB connection while it runs
-        self.tls = tls
+        self.controller_target = controller_target  # another controller the bridges are pointed at; sdnlab's is not started
+        self.tls = tls and controller_target is None  # the lab's channel keys are for sdnlab's controller
         self.directory = SIM_ROOT / self.tag
         env = {names.TAG_ENV: self.tag}
         # One controller, or (controller.replicas > 1) a cluster of replicas on corosync, each in a namespace of its own.
         # `cluster` runs even one replica that way (a scenario that stops or partitions it needs the same machinery).
         clustered = topology.controller.replicas > 1 if cluster is None else cluster
-        self.controller: ControllerProcess | ReplicaSet = (
-            ReplicaSet(self.tag, self.directory, self.file, topology.controller.replicas, env=env)
+        if controller_target is not None and (clustered or controller_port is not None):
+            raise ValueError("controller_target replaces sdnlab's controller: it takes no controller_port and no cluster")
+        self.controller: ControllerProcess | ReplicaSet | None = (
+            None if controller_target is not None
+            else ReplicaSet(self.tag, self.directory, self.file, topology.controller.replicas, env=env)
             if clustered else ControllerProcess(self.file, self.directory / "controller.log", controller_port, env=env, metrics="127.0.0.1:0"))
         self.hosts: dict[str, object] = {}
         self.datapath = preflight.datapath()
@@ -85,8 +95,8 @@ class SimLab:
         self._resources = ExitStack()
 
     @property
-    def port(self) -> int:
-        return self.controller.port
+    def port(self) -> int | None:
+        return self.controller.port if self.controller is not None else None
 
     @property
     def replicas(self) -> ReplicaSet | None:
@@ -147,12 +157,13 @@ class SimLab:
         self.start_controller()
         net = Mininet(build=False, controller=None, autoSetMacs=False, autoStaticArp=False)
         self.net = net
-        if self.replicas is None:  # Mininet only records it: the bridges get their controllers from LabBridge
+        if self.replicas is None and self.controller is not None:  # Mininet only records it: the bridges get theirs from LabBridge
             net.addController(RemoteController("c0", ip="127.0.0.1", port=self.port))
         switches = {}
         for name, bridge in sorted(self.topology.bridges.items()):
             if bridge.is_ovs or standin.stood_in(bridge):
-                spec = LabBridge(self.bridge(name), name, self.tag, BUILDER, bridge.dpid, self.controller.target,
+                target = self.controller_target if self.controller is None else self.controller.target
+                spec = LabBridge(self.bridge(name), name, self.tag, BUILDER, bridge.dpid, target,
                                  not self.datapath.kernel, self.topology.controller.packet_in_rate, standin=not bridge.is_ovs)
                 bindings = {self.port_intf(name, n): b for n, b in self.plan[name].items()}
                 vlans = {self.port_intf(name, n): v for n, v in standin.port_vlans(self.topology, self.plan[name]).items()} \
@@ -187,16 +198,20 @@ class SimLab:
                 if nic.ip is not None:
                     host.cmd(f"ip addr add {nic.ip} dev eth{nic.index}")
         net.start()
-        self.wait_for_flows(wait)
+        if self.controller is not None:  # another controller's flows are its caller's to wait for
+            self.wait_for_flows(wait)
 
     def start_controller(self) -> None:
+        if self.controller is None:
+            return
         try:
             self.controller.start(timeout=15)
         except HostError as exc:
             raise SimError(str(exc)) from None
 
     def stop_controller(self) -> None:
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
 
     def restart_controller(self) -> None:
         try:
