@@ -17,6 +17,7 @@ while it carries the lab's mark (a namespace's `lo` carries it in its alias).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -350,13 +351,17 @@ class Rehearsal:
         self.state = State.load(topology.name)
         self.record = next((obj for obj in self.state.objects if obj["kind"] == "rehearsal"), None)
         self.names = Names(topology)
+        self._node_labs: dict[str, Lab] = {}
 
     @property
     def directory(self) -> Path:
         return self.state.directory
 
     def node_lab(self, node: str) -> Lab:
-        return Lab(self.topology, State.load(self.topology.name, node), rehearsed=True)
+        """Node `node`'s part, read once per Rehearsal: a probe of every pair asks for it at each ping."""
+        if node not in self._node_labs:
+            self._node_labs[node] = Lab(self.topology, State.load(self.topology.name, node), rehearsed=True)
+        return self._node_labs[node]
 
     def run(self, endpoint: str, command: str, timeout: float = 60) -> tuple[int, str]:
         node = self.topology.endpoints[endpoint].node
@@ -379,7 +384,8 @@ class Rehearsal:
         for node in sorted(self.topology.nodes):
             ns = self.names.netns(node)
             lab = self.node_lab(node)
-            with nsenter.inside(ns) if _namespace_mark(ns) == self.topology.name else _nowhere():
+            # A node whose host is gone: its endpoints are looked for where we are (and found dead).
+            with nsenter.inside(ns) if _namespace_mark(ns) == self.topology.name else contextlib.nullcontext():
                 endpoints = {obj["name"]: driver(obj["type"]).alive(obj) for obj in lab.state.objects if obj["kind"] == "endpoint"}
             alive = node in ovs and all(_is_daemon(pid, Path(ovs[node]["dir"])) for pid in ovs[node]["pids"])
             facts["nodes"][node] = {"address": (self.record or {}).get("nodes", {}).get(node), "host": ns, "ovs": alive,
@@ -405,13 +411,3 @@ def print_status(topology: Topology, as_json: bool = False) -> int:
         say(f"  node {node} ({fact['address']}, host {fact['host']}): {'up' if fact['up'] else 'NOT UP'}; Open vSwitch "
             f"{'running' if fact['ovs'] else 'NOT RUNNING'}; {len(fact['endpoints'])} endpoints" + (f", not running: {', '.join(dead)}" if dead else ""))
     return 0 if facts["ok"] else 1
-
-
-class _nowhere:
-    """A node whose host is gone: its endpoints are looked for where we are (and found dead)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None

@@ -10,6 +10,7 @@ is refused before anything is built.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -110,11 +111,8 @@ def run(path: Path, loaded: Topology | Scenario, as_json: bool) -> int:
         raise rehearsal.DeployError(f"scenario {scenario.source} has steps the rehearsal cannot do: " + "; ".join(refused(scenario)))
     print(f"rehearsing {path}: {len(topology.nodes)} nodes, each on a host of its own", file=out)
     started = time.monotonic()
-    stdout, sys.stdout = sys.stdout, out  # the build's own lines go where ours go
-    try:
+    with contextlib.redirect_stdout(out):  # the build's own lines go where ours go
         rehearsal.up(topology, Path(topology.source), tls=True)
-    finally:
-        sys.stdout = stdout
     print(f"  up in {time.monotonic() - started:.1f} s", file=out)
     try:
         lab = rehearsal.Rehearsal(topology)
@@ -131,11 +129,8 @@ def run(path: Path, loaded: Topology | Scenario, as_json: bool) -> int:
             target = RehearsalTarget(lab, topology, out)
             play(scenario, target)
     finally:
-        stdout, sys.stdout = sys.stdout, out
-        try:
+        with contextlib.redirect_stdout(out):
             rehearsal.down_rehearsal(topology, quiet=True)
-        finally:
-            sys.stdout = stdout
     failed = sum(not r["agree"] for r in target.results)
     print(f"{len(target.results) - failed} of {len(target.results)} expectations held", file=out)
     if as_json:

@@ -18,6 +18,7 @@ from controller.election import Membership
 from controller.flows import FlowMod
 from controller.state import PortPlan
 from sdnlab import loads
+from tests.unit import fake_switch
 
 LAB = """\
 name: pair
@@ -50,27 +51,8 @@ class FakeCluster:
     def stop(self) -> None: ...
 
 
-class Session:
-    """A switch's session as the app sees os-ken's Datapath: every message and buffer it is sent is kept."""
-
-    def __init__(self, dpid: int):
-        self.id, self.is_active, self.xid = dpid, True, 0
-        self.ofproto, self.ofproto_parser = ofp, parser
-        self.msgs: list = []
-        self.buffers: list[bytes] = []
-
-    def set_xid(self, msg) -> int:
-        self.xid += 1
-        msg.set_xid(self.xid)
-        return self.xid
-
-    def send_msg(self, msg) -> None:
-        if msg.xid is None:
-            self.set_xid(msg)
-        self.msgs.append(msg)
-
-    def send(self, data: bytes) -> None:
-        self.buffers.append(data)
+class Session(fake_switch.Session):
+    """A switch's session (tests/unit/fake_switch.py), with what a replica asked of it."""
 
     def roles(self) -> list[tuple[int, int]]:
         return [(m.role, m.generation_id) for m in self.msgs if isinstance(m, parser.OFPRoleRequest)]

@@ -19,6 +19,7 @@ from controller.normal import VlanSettings
 from controller.ovsdb import SeenPort
 from controller.state import Binding
 from sdnlab import loads
+from tests.unit import fake_switch
 
 # -- LinkCheck.silent ----------------------------------------------------------------------------------------------
 
@@ -60,20 +61,8 @@ controller: {packet_in_rate: 5}
 NIC, LINK = 1, 2  # the port numbers the switches report
 
 
-class Session:
-    """A switch's session as the app sees os-ken's Datapath: what it is sent is kept."""
-
-    def __init__(self, dpid: int):
-        self.id, self.is_active, self.xid = dpid, True, 0
-        self.ofproto, self.ofproto_parser = ofp, parser
-        self.msgs: list = []
-        self.buffers: list[bytes] = []
-
-    def send_msg(self, msg) -> None:
-        self.msgs.append(msg)
-
-    def send(self, data: bytes) -> None:
-        self.buffers.append(data)
+class Session(fake_switch.Session):
+    """A switch's session (tests/unit/fake_switch.py), with the ports the app sent LLDP out of."""
 
     def lldp_ports(self) -> list[int]:
         return [m.actions[0].port for m in self.msgs if isinstance(m, parser.OFPPacketOut)]
