@@ -2,7 +2,10 @@
 stream is cut into reads, every message comes out as os-ken's `ofproto_parser.msg`
 makes of it alone; sends leave as the exact concatenation of what was sent;
 os-ken's handshake still runs; packet-ins reach an app's direct handler in the
-receiving thread. Switches are fake sockets, or a TLS connection over loopback.
+thread that reads them. Switches are fake sockets, served by `InlineReactor` (the
+reactor's part played in the serving thread, read after read), or a TLS
+connection over loopback served by the real reactor (tests/unit/test_reactor.py
+tests the reactor itself).
 
 The messages are os-ken's own test corpus (os_ken/tests/packet_data/of13, as
 switches send them), each given its own xid.
@@ -72,17 +75,19 @@ def header(data: bytes) -> tuple[int, int, int, int]:
 
 
 class FakeSocket:
-    """What FastDatapath uses of a socket: recv() gives the chunks in turn (then end of stream), sendall() keeps."""
+    """What FastDatapath uses of a socket: recv() gives the chunks in turn (then end of stream), send() keeps all."""
 
     def __init__(self, chunks: list[bytes] = ()):
         self.chunks = list(chunks)
         self.sent: list[bytes] = []
         self.shut = self.closed = False
-        self.writes = 0  # sendall calls, failed ones too
+        self.writes = 0  # send calls, failed ones too
 
     def setsockopt(self, *args) -> None: ...
 
     def settimeout(self, timeout) -> None: ...
+
+    def setblocking(self, flag: bool) -> None: ...
 
     def recv(self, size: int) -> bytes:
         if not self.chunks:
@@ -92,17 +97,44 @@ class FakeSocket:
             self.chunks.insert(0, chunk[size:])
         return chunk[:size]
 
-    def sendall(self, data) -> None:
+    def send(self, data) -> int:
         self.writes += 1
         if self.shut:
             raise BrokenPipeError(32, "Broken pipe")
         self.sent.append(bytes(data))
+        return len(data)
 
     def shutdown(self, how) -> None:
         self.shut = True
 
     def close(self) -> None:
         self.closed = True
+
+
+class InlineReactor:
+    """The reactor's part, played by the thread that serves the connection: read after read until the connection
+    ends (a FakeSocket's reads never wait), each thread taken for the reactor's own."""
+
+    def is_current(self) -> bool:
+        return True
+
+    def call(self, fn) -> None:
+        fn()
+
+    def add(self, connection: FastDatapath) -> None:
+        while not connection._ended.is_set():
+            connection._on_readable()
+
+    def watch(self, connection, read: bool, write: bool) -> None: ...
+
+    def remove(self, connection) -> None: ...
+
+
+@pytest.fixture(autouse=True)
+def inline_reactor(request, monkeypatch):
+    """Fake sockets cannot be waited on: their connections are served inline, unless a test asks for the real reactor."""
+    if request.node.get_closest_marker("real_reactor") is None:
+        monkeypatch.setattr(channel, "reactor", InlineReactor)
 
 
 class Recording(FastDatapath):
@@ -401,9 +433,9 @@ class ScriptedSwitch(FakeSocket):
         self.answered = 0
         self.writers: set[str] = set()
 
-    def sendall(self, data) -> None:
+    def send(self, data) -> int:
         self.writers.add(threading.current_thread().name)
-        super().sendall(data)
+        return super().send(data)
 
     def recv(self, size: int) -> bytes:
         if not self.chunks:
@@ -508,6 +540,7 @@ def self_signed(where: Path) -> tuple[Path, Path]:
     return where / "cert.pem", where / "key.pem"
 
 
+@pytest.mark.real_reactor
 def test_over_tls_reads_of_one_record_each_still_give_every_message_and_answer(tmp_path):
     cert, key = self_signed(tmp_path)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
