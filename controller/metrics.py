@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 DP_LABELS = ["dp_id", "dp_name"]
 
@@ -43,6 +44,9 @@ def mac_number(mac: str) -> int:
     return int(mac.replace(":", ""), 16)
 
 
+_LEARNED_HERE = object()  # where AppCollector._collect's families leave room for the learned MACs
+
+
 class AppCollector(Collector):
     """Reads a live `SdnlabApp` at each scrape."""
 
@@ -51,12 +55,21 @@ class AppCollector(Collector):
 
     def collect(self):
         app = self.app
+        bridges = {name: bridge for name, bridge in sorted(app.topology.bridges.items()) if bridge.is_ovs}
+        # The app's lock stops every switch's packet-ins while it is held: under it, only copy. The learned MACs
+        # (Faucet's learned_macs has one sample per MAC, tens of thousands) are laid out and formatted after.
         with app.lock:
-            yield from self._collect(app)
+            families = list(self._collect(app, bridges))
+            learned = {bridge: [(vid, mac, entry.port) for (vid, mac), entry in table.entries.items()]
+                       for bridge, table in app.core.macs.items() if bridge in bridges}
+        for family in families:
+            if family is _LEARNED_HERE:
+                yield from _learned(bridges, learned)
+            else:
+                yield family
 
-    def _collect(self, app):
-        topology, counts, core = app.topology, app.counts, app.core
-        bridges = {name: bridge for name, bridge in sorted(topology.bridges.items()) if bridge.is_ovs}
+    def _collect(self, app, bridges: dict):
+        counts, core = app.counts, app.core
 
         def dp(name: str) -> list[str]:
             return [f"{bridges[name].dpid:#x}", name]
@@ -92,25 +105,7 @@ class AppCollector(Collector):
                 bound.add_metric([*dp(bridge), str(number), name, binding], 1)
         yield ports
         yield bound
-
-        hosts = GaugeMetricFamily("vlan_hosts_learned", "number of hosts learned on a VLAN", labels=[*DP_LABELS, "vlan"])
-        macs = GaugeMetricFamily("learned_macs", "MAC address stored as 64bit number to DP ID, port, VLAN, and n (discrete index)",
-                                 labels=[*DP_LABELS, "port", "vlan", "n"])
-        for bridge, table in sorted(core.macs.items()):
-            if bridge not in bridges:
-                continue
-            per_vlan: dict[str, int] = defaultdict(int)
-            index: dict[tuple[int, str], int] = defaultdict(int)
-            for (vid, mac), entry in sorted(table.entries.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-                vlan = str(vid & 0xFFF) if vid else "untagged"
-                per_vlan[vlan] += 1
-                n = index[(entry.port, vlan)]
-                index[(entry.port, vlan)] += 1
-                macs.add_metric([*dp(bridge), str(entry.port), vlan, str(n)], mac_number(mac))
-            for vlan, count in sorted(per_vlan.items()):
-                hosts.add_metric([*dp(bridge), vlan], count)
-        yield hosts
-        yield macs
+        yield _LEARNED_HERE
 
         over = {b: c[0] for b, c in core.counters().items()}
         refused = {b: c[1] for b, c in core.counters().items()}
@@ -139,6 +134,47 @@ class AppCollector(Collector):
                 if bridge in bridges:
                     confirmed.add_metric([*dp(bridge), role_name], 1)
             yield confirmed
+
+
+class _LearnedMacs:
+    """learned_macs' samples, each made as it is written out. The exposition walks a family's samples once; a list
+    of them would hold a Sample and a dict of labels per MAC at once (measured: a scrape of 70,000 MACs raised the
+    controller's peak memory from 95 to 142 MiB). Iterable any number of times, as a list is."""
+
+    def __init__(self, bridges: dict, learned: list[tuple[str, list[tuple[int, str, int]]]]):
+        self.bridges, self.learned = bridges, learned  # per bridge, its (VLAN, MAC, port) in order
+
+    def __iter__(self):
+        for bridge, entries in self.learned:
+            dp_id = f"{self.bridges[bridge].dpid:#x}"
+            index: dict[tuple[int, str], int] = defaultdict(int)
+            for vid, mac, port in entries:
+                vlan = _vlan(vid)
+                n = index[(port, vlan)]
+                index[(port, vlan)] += 1
+                labels = {"dp_id": dp_id, "dp_name": bridge, "port": str(port), "vlan": vlan, "n": str(n)}
+                yield Sample(name="learned_macs", labels=labels, value=mac_number(mac), timestamp=None, exemplar=None)
+
+
+def _vlan(vid: int) -> str:
+    return str(vid & 0xFFF) if vid else "untagged"
+
+
+def _learned(bridges: dict, learned: dict[str, list[tuple[int, str, int]]]):
+    """Faucet's vlan_hosts_learned and learned_macs, from (VLAN, MAC, port) copied out of each bridge's table."""
+    ordered = [(bridge, sorted(entries)) for bridge, entries in sorted(learned.items())]
+    hosts = GaugeMetricFamily("vlan_hosts_learned", "number of hosts learned on a VLAN", labels=[*DP_LABELS, "vlan"])
+    for bridge, entries in ordered:
+        per_vlan: dict[str, int] = defaultdict(int)
+        for vid, _, _ in entries:
+            per_vlan[_vlan(vid)] += 1
+        for vlan, count in sorted(per_vlan.items()):
+            hosts.add_metric([f"{bridges[bridge].dpid:#x}", bridge, vlan], count)
+    yield hosts
+    macs = GaugeMetricFamily("learned_macs", "MAC address stored as 64bit number to DP ID, port, VLAN, and n (discrete index)",
+                             labels=[*DP_LABELS, "port", "vlan", "n"])
+    macs.samples = _LearnedMacs(bridges, ordered)
+    yield macs
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -61,3 +61,28 @@ def test_a_scrape_shows_the_switch_its_ports_bindings_and_what_was_learned(make_
     assert [(s.labels, s.value) for s in got["learned_macs"]] == [({**labels, "port": str(port_a), "vlan": "10", "n": "0"}, 0x02000000000A)]
     assert got["sdnlab_tree_computations"][0].value == 1 and got["sdnlab_reconciles"][0].value == 1
     assert "sdnlab_cluster_master" not in got  # alone, not a replica
+
+
+def test_a_scrape_copies_under_the_apps_lock_and_lays_out_the_learned_macs_after_it(make_app):
+    """Every switch's packet-ins wait while the app's lock is held: a scrape of many learned MACs must not hold it
+    while it makes and formats a sample for each."""
+    topology = loads(LAB, "m.yaml")
+    app = make_app(topology)
+    view = PortPlan(topology).view("br1")
+    session(app, "br1")
+    app.ports["br1"] = {n: (p.name, True) for n, p in view.ports.items()}
+    app._send(app._reconciled(app.core.connect, view, [], 0.0))
+    port_a = PortPlan(topology).nic_port("a.0")[1]
+    macs = [f"02:00:00:00:{i >> 8:02x}:{i & 0xFF:02x}" for i in range(1, 201)]  # within the port's limit (256)
+    for mac in reversed(macs):
+        app.core.packet_in("br1", port_a, 0x1000 | 10, mac, 0.0)
+    held_while_learned: list[bool] = []
+    families = AppCollector(app).collect()
+    for family in families:
+        if family.name == "learned_macs":
+            for _ in family.samples:
+                held_while_learned.append(app.lock._is_owned())
+    assert len(held_while_learned) == len(macs) and not any(held_while_learned)
+    got = scrape(app)  # and the samples are those of the table, in order, each indexed in its (port, VLAN)
+    assert [(s.labels["n"], s.value) for s in got["learned_macs"]] == [(str(i), mac_number(m)) for i, m in enumerate(macs)]
+    assert [s.value for s in got["vlan_hosts_learned"]] == [len(macs)]
