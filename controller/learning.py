@@ -49,7 +49,7 @@ def frame_fields(data: bytes) -> tuple[str, int, int | None] | None:
 
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     port: int
     since: float
