@@ -138,8 +138,9 @@ class AppCollector(Collector):
 
 class _LearnedMacs:
     """learned_macs' samples, each made as it is written out. The exposition walks a family's samples once; a list
-    of them would hold a Sample and a dict of labels per MAC at once (measured: a scrape of 70,000 MACs raised the
-    controller's peak memory from 95 to 142 MiB). Iterable any number of times, as a list is."""
+    of them would hold a Sample and a dict of labels per MAC at once. Measured with 70,000 MACs learned: a scrape
+    took the controller's peak memory from 95 to 142 MiB with a list, to 137 MiB with this; the rest is the text
+    prometheus_client builds whole before it answers. Iterable any number of times, as a list is."""
 
     def __init__(self, bridges: dict, learned: list[tuple[str, list[tuple[int, str, int]]]]):
         self.bridges, self.learned = bridges, learned  # per bridge, its (VLAN, MAC, port) in order
