@@ -2,8 +2,8 @@
 sends what it returns. It decides nothing itself.
 
 The handlers of OpenFlow messages are marked `@direct`: on sdnlab's channel
-(controller/channel.py) each runs in its switch's receiving thread, several
-switches at once; on os-ken's stock channel, in the app's event thread. The
+(controller/channel.py) each runs in the channel's reactor thread, which
+serves every switch; on os-ken's stock channel, in the app's event thread. The
 OVSDB watcher, the LLDP timer and corosync's dispatcher call in from their own
 threads too, so every use of the core, and of anything the app keeps, holds
 `self.lock`. Marking all of them keeps a switch's messages handled in the order
@@ -483,7 +483,7 @@ class SdnlabApp(app_manager.OSKenApp):
     @direct
     def _packet_in(self, ev) -> None:
         msg = ev.msg
-        frame = frame_fields(msg.data)  # outside the lock: every switch's receiving thread takes it for each packet-in
+        frame = frame_fields(msg.data)  # outside the lock: the OVSDB, LLDP and cluster threads take it too
         in_port = msg.match["in_port"]
         now = time.monotonic()
         lldp_in = False

@@ -106,9 +106,9 @@ def release_during_reads(app) -> None:
 
 
 def direct(handler: Callable) -> Callable:
-    """Mark an app's OpenFlow message handler (one with `set_ev_cls`) to be called in the switch's receiving
-    thread on the fast channel, not queued to the app's event thread; the stock channel queues it as usual.
-    Each switch has a receiving thread of its own, so the handler must be safe to run in several at once.
+    """Mark an app's OpenFlow message handler (one with `set_ev_cls`) to be called in the reactor's thread on
+    the fast channel, not queued to the app's event thread; the stock channel queues it as usual. It runs beside
+    the app's other threads, and must never wait for anything the reactor itself would do (a reply from a switch).
     An app's event is queued unless all its handlers for that event and state are marked."""
     setattr(handler, _DIRECT, True)
     return handler
