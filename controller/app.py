@@ -483,11 +483,11 @@ class SdnlabApp(app_manager.OSKenApp):
     @direct
     def _packet_in(self, ev) -> None:
         msg = ev.msg
-        frame = frame_fields(msg.data)  # outside the lock: the OVSDB, LLDP and cluster threads take it too
+        frame = frame_fields(msg.data)  # needs no lock (on os-ken's stock channel it is not held here)
         in_port = msg.match["in_port"]
         now = time.monotonic()
         lldp_in = False
-        with self.lock:  # once per packet-in: with a switch's thread each, contention for it is the cost that counts
+        with self.lock:  # once per packet-in (sdnlab's channel holds it already, for the whole read: this is a re-entry)
             bridge = self._session(msg.datapath)
             if bridge is None:
                 return

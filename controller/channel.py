@@ -171,18 +171,23 @@ class Reactor:
         """Serve `connection` from now on (from any thread); one whose socket cannot be waited on is ended."""
         def register() -> None:
             try:
-                self._selector.register(connection.socket, selectors.EVENT_READ, connection)
+                read, write = connection._watched
+                events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+                self._selector.register(connection.socket, events or selectors.EVENT_READ, connection)
             except (OSError, ValueError, KeyError) as exc:  # closed meanwhile, or (a bug) added twice
                 LOG.warning("cannot serve switch at %s: %s", _address(connection), exc)
                 connection._end()
 
         self.call(register)
 
-    def watch(self, connection: FastDatapath, read: bool, write: bool) -> None:
-        """In the reactor's thread: what to wait for on `connection`'s socket."""
+    def watch(self, connection: FastDatapath, read: bool, write: bool) -> bool:
+        """In the reactor's thread: what to wait for on `connection`'s socket; False if it is not registered."""
         events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
-        with contextlib.suppress(KeyError):  # not registered yet: a first write (the hello) that did not all go out
+        try:
             self._selector.modify(connection.socket, events or selectors.EVENT_READ, connection)
+        except KeyError:  # not registered yet: a first write (the hello) that did not all go out; registered with it
+            return False
+        return True
 
     def remove(self, connection: FastDatapath) -> None:
         """In the reactor's thread, before the socket is closed."""
@@ -231,7 +236,8 @@ def reactor() -> Reactor:
 
 class FastDatapath(ofp_controller.Datapath):
     """os-ken's Datapath (state, xids, echo, close) with the receive and send paths replaced; see the module.
-    Its socket is read and written by the process's `Reactor` only; `serve` waits until the connection ends."""
+    Its socket is read and written by the process's `Reactor` only (any thread may shut it down for writing);
+    `serve` waits until the connection ends."""
 
     SEND_BYTES = 65536  # at most this much per send() call: with TLS, a retried write must offer the same bytes
     PAUSE_READING_AT = 1 << 20  # a switch with this much of our answers unread is not read from until it takes them
@@ -382,19 +388,23 @@ class FastDatapath(ofp_controller.Datapath):
                 LOG.debug("Datapath in process of terminating; send() to %s discarded.", self.address)
                 return False
             self._unsent += buf
-            if len(self._unsent) > self.MAX_UNSENT:
-                LOG.warning("switch at %s left %d bytes of ours unread: disconnecting it", _address(self), len(self._unsent))
-                self._close_write()
-                return False
-            if close_socket:
+            overflow = len(self._unsent) > self.MAX_UNSENT
+            if overflow:
+                self._writable = False
+            elif close_socket:
                 self._close_after_flush = True
             elif self._gathering:
                 return True
-            if self._reactor is not None and not self._reactor.is_current():
+            if not overflow and self._reactor is not None and not self._reactor.is_current():
                 if not self._flush_asked:
                     self._flush_asked = True
                     self._reactor.call(self._flush)
                 return True
+        if overflow:
+            # Disconnected, not only closed for writing: a switch that reads nothing would otherwise keep its session.
+            LOG.warning("switch at %s left %d bytes of ours unread: disconnecting it", _address(self), len(self._unsent))
+            self.close()
+            return False
         self._flush()
         return True
 
@@ -416,15 +426,21 @@ class FastDatapath(ofp_controller.Datapath):
                 self._close_write()
             waiting = len(self._unsent) if self._writable else 0
         watch = (waiting < self.PAUSE_READING_AT, waiting > 0)
-        if watch != self._watched and self._reactor is not None and self._reactor.is_current() and not self._ended.is_set():
-            self._reactor.watch(self, *watch)
+        if watch != self._watched and self._reactor is not None and self._reactor.is_current() and not self._ended.is_set() \
+                and self._reactor.watch(self, *watch):
             self._watched = watch
 
     def _close_write(self) -> None:
-        """Also from close() in any thread, without _send_lock: a write may be under way, its bytes not resizable."""
+        """Also from close() in any thread, without _send_lock: a write may be under way, its bytes not resizable.
+        A TLS connection is shut down below TLS: SSLSocket.shutdown() would drop its TLS state, under a read the
+        reactor may be doing, and what it then read would be records taken for OpenFlow."""
         self._writable = False
         self._unsent = bytearray()
-        super()._close_write()
+        with contextlib.suppress(OSError):
+            if self._tls:
+                socket.socket.shutdown(self.socket, socket.SHUT_WR)
+            else:
+                self.socket.shutdown(socket.SHUT_WR)
 
 
 def _holding(apps: tuple) -> contextlib.AbstractContextManager:

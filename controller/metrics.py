@@ -55,10 +55,10 @@ class AppCollector(Collector):
 
     def collect(self):
         app = self.app
-        bridges = {name: bridge for name, bridge in sorted(app.topology.bridges.items()) if bridge.is_ovs}
         # The app's lock stops every switch's packet-ins while it is held: under it, only copy. The learned MACs
         # (Faucet's learned_macs has one sample per MAC, tens of thousands) are laid out and formatted after.
         with app.lock:
+            bridges = {name: bridge for name, bridge in sorted(app.topology.bridges.items()) if bridge.is_ovs}  # a reload replaces it
             families = list(self._collect(app, bridges))
             learned = {bridge: [(vid, mac, entry.port) for (vid, mac), entry in table.entries.items()]
                        for bridge, table in app.core.macs.items() if bridge in bridges}

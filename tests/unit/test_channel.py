@@ -20,6 +20,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from pathlib import Path
 from unittest.mock import ANY
 
@@ -587,6 +588,50 @@ def test_over_tls_reads_of_one_record_each_still_give_every_message_and_answer(t
     assert answers == [(ofp.OFPT_HELLO, answers[0][1])] + [(ofp.OFPT_PACKET_OUT, i) for i in range(1, 501)]
     assert sum(reads) == sum(map(len, burst)) and max(reads) <= 16384  # a read gives one TLS record at most
     assert [m.xid for m in done["dp"].answers] == list(range(1, 501))
+
+
+@pytest.mark.real_reactor
+def test_over_tls_a_connection_closed_for_writing_still_reads_tls(tmp_path, caplog):
+    """os-ken closes a connection for writing after its last message (close_socket=True, e.g. an error to a switch
+    of the wrong version), then reads until the switch hangs up. Shut down through the SSL object, the connection
+    would lose its TLS state, and what the switch sent next would be read as raw records: an unknown OpenFlow version."""
+    cert, key = self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname, client_ctx.verify_mode = False, ssl.CERT_NONE
+    listener = socket.create_server(("127.0.0.1", 0))
+    served: dict = {}
+    ready = threading.Event()
+
+    def controller() -> None:
+        raw, address = listener.accept()
+        tls = server_ctx.wrap_socket(raw, server_side=True)
+        served["dp"] = dp = Answering(tls, address)
+        ready.set()
+        dp.serve()
+
+    thread = threading.Thread(target=controller)
+    thread.start()
+    try:
+        with client_ctx.wrap_socket(socket.create_connection(listener.getsockname(), timeout=10)) as switch:
+            got = b""
+            while len(got) < 8 or len(got) < struct.unpack_from("!H", got, 2)[0]:
+                got += switch.recv(100)  # the hello: the reactor serves the connection
+            assert ready.wait(10)
+            dp = served["dp"]
+            assert dp.send(b"", close_socket=True)  # nothing more to say: closed for writing once that is written
+            assert switch.recv(100) == b""  # so it was
+            switch.sendall(packet_in(1))
+            deadline = time.monotonic() + 5
+            while not dp.answers and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert [m.xid for m in dp.answers] == [1]  # read and parsed as OpenFlow (its answer is not sent)
+    finally:
+        thread.join(10)
+        listener.close()
+    assert not thread.is_alive()  # the switch hung up: served to the end
+    assert "Error in the datapath" not in caplog.text and "OFPUnknownVersion" not in caplog.text
 
 
 # -- one read, one hand-over of the app's lock ------------------------------------

@@ -233,9 +233,9 @@ def test_a_switch_that_leaves_too_much_unread_is_disconnected(switches, monkeypa
     taken = [switch.dp.send_msg(frame) for _ in range(100)]  # 6 MB the switch never reads
     assert not all(taken) and taken.index(False) > 10  # what fits its buffers and the limit is taken, then no more
     assert switch.dp.send(b"x" * 8) is False
-    switch.dp.close()
+    # Disconnected, not only closed for writing: serve() returns by itself and the app is told the session is dead.
     switch.thread.join(5)
-    assert not switch.thread.is_alive()
+    assert not switch.thread.is_alive() and switch.dp.state == DEAD_DISPATCHER
 
 
 def test_an_error_in_one_connection_ends_it_alone(switches, caplog):
