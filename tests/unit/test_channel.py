@@ -541,13 +541,19 @@ def self_signed(where: Path) -> tuple[Path, Path]:
     return where / "cert.pem", where / "key.pem"
 
 
-@pytest.mark.real_reactor
-def test_over_tls_reads_of_one_record_each_still_give_every_message_and_answer(tmp_path):
-    cert, key = self_signed(tmp_path)
+def tls_contexts(where: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A controller's TLS context with a self-signed certificate, and a switch's that takes any."""
+    cert, key = self_signed(where)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     client_ctx.check_hostname, client_ctx.verify_mode = False, ssl.CERT_NONE
+    return server_ctx, client_ctx
+
+
+@pytest.mark.real_reactor
+def test_over_tls_reads_of_one_record_each_still_give_every_message_and_answer(tmp_path):
+    server_ctx, client_ctx = tls_contexts(tmp_path)
     listener = socket.create_server(("127.0.0.1", 0))
     reads: list[int] = []
     done: dict = {}
@@ -595,11 +601,7 @@ def test_over_tls_a_connection_closed_for_writing_still_reads_tls(tmp_path, capl
     """os-ken closes a connection for writing after its last message (close_socket=True, e.g. an error to a switch
     of the wrong version), then reads until the switch hangs up. Shut down through the SSL object, the connection
     would lose its TLS state, and what the switch sent next would be read as raw records: an unknown OpenFlow version."""
-    cert, key = self_signed(tmp_path)
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    client_ctx.check_hostname, client_ctx.verify_mode = False, ssl.CERT_NONE
+    server_ctx, client_ctx = tls_contexts(tmp_path)
     listener = socket.create_server(("127.0.0.1", 0))
     served: dict = {}
     ready = threading.Event()
