@@ -171,9 +171,7 @@ class Reactor:
         """Serve `connection` from now on (from any thread); one whose socket cannot be waited on is ended."""
         def register() -> None:
             try:
-                read, write = connection._watched
-                events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
-                self._selector.register(connection.socket, events or selectors.EVENT_READ, connection)
+                self._selector.register(connection.socket, _events(*connection._watched), connection)
             except (OSError, ValueError, KeyError) as exc:  # closed meanwhile, or (a bug) added twice
                 LOG.warning("cannot serve switch at %s: %s", _address(connection), exc)
                 connection._end()
@@ -182,9 +180,8 @@ class Reactor:
 
     def watch(self, connection: FastDatapath, read: bool, write: bool) -> bool:
         """In the reactor's thread: what to wait for on `connection`'s socket; False if it is not registered."""
-        events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
         try:
-            self._selector.modify(connection.socket, events or selectors.EVENT_READ, connection)
+            self._selector.modify(connection.socket, _events(read, write), connection)
         except KeyError:  # not registered yet: a first write (the hello) that did not all go out; registered with it
             return False
         return True
@@ -219,6 +216,11 @@ class Reactor:
                     fn()
                 except Exception:
                     LOG.exception("the OpenFlow reactor's call %r failed", fn)
+
+
+def _events(read: bool, write: bool) -> int:
+    """The selector's mask; a connection always waits for something (it is never neither read nor written)."""
+    return (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0) or selectors.EVENT_READ
 
 
 _REACTOR: Reactor | None = None
