@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +222,25 @@ def measure(name: str, command: list[str], port: int, switches: list, duration: 
     return measure_contender(Contender(name, start), switches, duration, port)
 
 
+def connected_switches(mport: int) -> float:
+    """The sum of `dp_status` (1 per connected datapath; Faucet's metric, which sdnlab serves too) on the metrics page."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return sum(float(line.rsplit(None, 1)[1]) for line in text.splitlines() if line.startswith("dp_status{"))
+
+
+def let_go(mport: int, patience: float = 60.0) -> float:
+    """Wait until the controller has seen the last mode's switches go (seconds waited). A controller that has not yet
+    would take the next mode's switches, which connect with the same dpids, for second sessions: sdnlab refuses those
+    (one session per bridge), and on os-ken's stock channel the disconnections queue behind the packet-ins."""
+    started = time.monotonic()
+    while connected_switches(mport) > 0:
+        if time.monotonic() - started > patience:
+            raise RuntimeError(f"the controller still counted the last mode's switches as connected after {patience:.0f} s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 def measure_contender(contender: Contender, switches: list, duration: float, port: int | None = None) -> dict:
     """Start a contender, run both modes against it (each with fresh MACs), note its peak RSS, stop it."""
     port = free_port() if port is None else port
@@ -232,6 +252,8 @@ def measure_contender(contender: Contender, switches: list, duration: float, por
         time.sleep(0.5)  # started: what it holds before any switch connects, once it has settled
         result["start_rss_mib"] = peak_rss_mib(listening_pid(port, proc), "VmRSS")
         for mode in ("throughput", "latency"):
+            if mode != "throughput" and mport is not None:
+                result[f"let_go_s_before_{mode}"] = let_go(mport)
             seq_base = 0 if mode == "throughput" else LATENCY_SEQ_BASE
             r = result[mode] = run_generator(port, switches, mode, duration, mport, contender.faucet, seq_base)
             learned = f", {r['macs_learned_per_s']:.0f} MACs learned/s (its metrics)" if r.get("macs_learned_per_s") is not None else ""
