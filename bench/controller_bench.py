@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import faucet_peer  # noqa: E402
+from bench.ofload import metric_sum  # noqa: E402
 from controller.flows import COOKIE_STATIC  # noqa: E402
 from controller.state import PortPlan  # noqa: E402
 from host.control import free_port, wait_listening  # noqa: E402
@@ -224,9 +224,7 @@ def measure(name: str, command: list[str], port: int, switches: list, duration: 
 
 def connected_switches(mport: int) -> float:
     """The sum of `dp_status` (1 per connected datapath; Faucet's metric, which sdnlab serves too) on the metrics page."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    return sum(float(line.rsplit(None, 1)[1]) for line in text.splitlines() if line.startswith("dp_status{"))
+    return metric_sum(f"http://127.0.0.1:{mport}/metrics", "dp_status")
 
 
 def let_go(mport: int, patience: float = 60.0) -> float:
@@ -414,7 +412,6 @@ def cold_program(bridges: int, tmp: Path) -> dict:
 
 # --- Faucet programming the ring (needs OVS) ----------------------------------
 
-STACK_UP = 3  # faucet/port.py STACK_STATE_UP
 FAUCET_COLD_TIMEOUT = 180.0
 STABLE_FOR = 1.0  # seconds a bridge's flow count must stay the same
 
@@ -440,7 +437,7 @@ def faucet_state(prom_port: int) -> dict:
         for sample in family.samples:
             if sample.name == "dp_status" and sample.value == 1:
                 running.add(int(sample.labels["dp_id"], 16))
-            elif sample.name == "port_stack_state" and sample.value == STACK_UP:
+            elif sample.name == "port_stack_state" and sample.value == faucet_peer.STACK_UP:
                 stack_up += 1
             elif sample.name == "faucet_stack_root_dpid":
                 root = int(sample.value)

@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.probe_stream import longest_loss_run, send_intervals_ms, streaming, window  # noqa: E402
+from bench import faucet_peer  # noqa: E402
+from bench.probe_stream import is_lost, longest_loss_run, send_intervals_ms, streaming, window  # noqa: E402
 from host.control import free_port  # noqa: E402
 from host.verify import parse_ping  # noqa: E402
 from sdnlab import load  # noqa: E402
@@ -57,7 +58,6 @@ TRIANGLE = ROOT / "topologies" / "triangle.yaml"
 SOURCE, TARGETS = "h1", ("h2", "h3")
 RESULTS = ROOT / "bench" / "results"
 GOAL_MS = 20.0
-FAUCET_STACK_UP = 3  # faucet/port.py STACK_STATE_UP
 
 
 # --- shared with bench/reload_bench.py ---------------------------------------------
@@ -187,7 +187,7 @@ def faucet_whole(prom_port: int, topology: Topology) -> Callable[[], bool]:
             found = port_samples(metrics(prom_port), "port_stack_state")
         except OSError:
             return False
-        return all(found.get(port) == FAUCET_STACK_UP for port in wanted)
+        return all(found.get(port) == faucet_peer.STACK_UP for port in wanted)
     return whole
 
 
@@ -253,7 +253,7 @@ def analyse(record: dict, events: list[dict], quiet_start: int, end: int, target
             down = longest_loss_run(record, d, event["cut_ns"], event["restored_ns"], late_ns)
             up = longest_loss_run(record, d, event["restored_ns"], nxt, late_ns)
             probes = window(record, d, event["cut_ns"], event["restored_ns"])
-            last_down_lost = bool(probes) and (record["rtt_ns"][d][probes[-1]] < 0 or record["rtt_ns"][d][probes[-1]] > late_ns)
+            last_down_lost = bool(probes) and is_lost(record["rtt_ns"][d][probes[-1]], late_ns)
             per[target] = {"gap_ms": cycle["run"] * interval, "gap_ms_by_clock": cycle["run_ms_by_clock"], "sent": cycle["sent"],
                            "lost": cycle["lost"], "cut_gap_ms": down["run"] * interval, "restore_gap_ms": up["run"] * interval,
                            "down_until_restore": last_down_lost and down["run"] > 0, "max_rtt_ms": cycle["max_rtt_ms"]}

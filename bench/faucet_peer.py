@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -54,6 +53,7 @@ from sdnlab.model import UNTAGGED, Link, Nic, Segment, Topology, segment_key  # 
 # The newest release (March 2026); it supports Python 3.10-3.12 and brings its own os-ken (3.1.0).
 FAUCET_VERSION = "1.10.12"
 FAUCET_VENV = ROOT / "build" / "faucet-venv"
+STACK_UP = 3  # faucet/port.py STACK_STATE_UP: the value of its port_stack_state metric for a stack port that is up
 MARKER = "sdnlab-faucet-pin"  # in the venv; holds the pin it was installed with
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -471,9 +471,3 @@ def stop_faucet(proc: subprocess.Popen, timeout: float = 10) -> int:
     except ProcessLookupError:
         pass
     return proc.returncode
-
-
-def have_faucet(venv: Path = FAUCET_VENV) -> bool:
-    """Whether `ensure_faucet` has finished in `venv` (without installing anything)."""
-    marker = Path(venv) / MARKER
-    return marker.exists() and marker.read_text().strip() == FAUCET_VERSION and shutil.which("faucet", path=str(faucet_bin(venv))) is not None

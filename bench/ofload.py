@@ -92,11 +92,16 @@ def packet_in(xid: int, in_port: int, src: bytes, dst: bytes, shape: PacketInSha
     return header(PACKET_IN, 8 + len(body), xid) + body
 
 
-def hosts_learned(url: str) -> float:
-    """The sum of `vlan_hosts_learned` over a Prometheus text page (Faucet's metric; sdnlab's --metrics serves it too)."""
+def metric_sum(url: str, name: str) -> float:
+    """The sum of metric `name`'s labelled samples over the Prometheus text page at `url`."""
     with urllib.request.urlopen(url, timeout=10) as answer:
         text = answer.read().decode()
-    return sum(float(line.rsplit(None, 1)[1]) for line in text.splitlines() if line.startswith("vlan_hosts_learned{"))
+    return sum(float(line.rsplit(None, 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+def hosts_learned(url: str) -> float:
+    """The sum of `vlan_hosts_learned` (Faucet's metric; sdnlab's --metrics serves it too)."""
+    return metric_sum(url, "vlan_hosts_learned")
 
 
 @dataclass

@@ -44,6 +44,7 @@ from bench.probe_stream import is_lost, longest_loss_run, streaming, window  # n
 from host.verify import Pair, shared_target  # noqa: E402
 from sdnlab import analyse, load, loads  # noqa: E402
 from sdnlab.model import Topology  # noqa: E402
+from sim.runner import _retag  # noqa: E402
 
 TRIANGLE = ROOT / "topologies" / "triangle.yaml"
 RESULTS = ROOT / "bench" / "results"
@@ -51,10 +52,8 @@ DRAIN = 2.0  # seconds the probers wait for late replies after the last reload
 
 
 def retagged(work: Path, endpoint: str, nic: int, tag: int) -> Topology:
-    """Write the work copy with the NIC's new tag (as sim/runner.py's `_retag` does) and load it."""
-    doc = yaml.safe_load(work.read_text())
-    doc["endpoints"][endpoint]["nics"][nic]["tag"] = tag
-    work.write_text(yaml.safe_dump(doc, sort_keys=False))
+    """Write the work copy with the NIC's new tag (the simulator's own retag step) and load it."""
+    _retag(work, endpoint, nic, tag, None)
     return loads(work.read_text(), str(work))
 
 

@@ -37,6 +37,7 @@ def reply_packet(request: bytes, source: str = "10.0.0.2") -> bytes:
 
 
 def test_checksum_of_a_packet_with_its_checksum_is_zero():
+    assert checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D  # RFC 1071's worked example: a checksum of 0 always would pass below
     request = echo_request(0x1234, 1, 70_000, 123456789)
     assert checksum(request) == 0
     assert len(request) == 8 + probe_stream.SIZE
@@ -154,7 +155,7 @@ def failover_args(**changes) -> Namespace:
 def test_failover_analysis_takes_the_longest_run_of_a_cut_over_both_destinations_and_both_phases():
     ok = MS // 10
     # 40 ticks: quiet 0-4; cut 1 at 5 (restore at 15): h2 loses 6-8, h3 loses 7-10; cut 2 at 20 (restore at 30): h2 loses
-    # 31-32 after the restore; cut 3 at 30... no, at 32 (restore 36): down until the restore for h3 (33-35 lost, 36 not sent in it).
+    # 31-32 after the restore; cut 3 at 32 (restore 36): down until the restore for h3 (33-35 lost, 36 not sent in it).
     h2 = [ok] * 40
     h3 = [ok] * 40
     for i in (6, 7, 8):
